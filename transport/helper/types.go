@@ -1,0 +1,127 @@
+// Package helper is the metadata helper: the fixed POSIX-sh script that
+// arkerfs runs on the VM through the run endpoint to stat, list, create,
+// rename and remove files, the encoding of its arguments and the strict
+// parser of its NUL-separated output. It does no I/O itself: package
+// transport sends the command and hands the output back here.
+package helper
+
+// FileType is the kind of a file on the VM.
+type FileType uint8
+
+// File types, as find -printf %y names them.
+const (
+	TypeRegular FileType = iota + 1 // f
+	TypeDir                         // d
+	TypeSymlink                     // l
+	TypeFIFO                        // p
+	TypeSocket                      // s
+	TypeChar                        // c
+	TypeBlock                       // b
+)
+
+// Attr is a file's attributes as the VM reports them (lstat: symlinks are
+// not followed). Times are nanoseconds since the Unix epoch.
+type Attr struct {
+	Type    FileType
+	Perm    uint32 // permission bits with setuid, setgid, sticky (07777)
+	Nlink   uint32
+	UID     uint32
+	GID     uint32
+	Size    int64
+	Blocks  int64 // 512-byte blocks
+	Ino     uint64
+	Dev     uint64
+	AtimeNs int64
+	MtimeNs int64
+	CtimeNs int64
+}
+
+// Entry is one directory entry with its attributes. Name is a single
+// component for list, and a slash-separated path relative to the listed
+// directory for tree. Target is the symlink's content for symlinks.
+type Entry struct {
+	Name   string
+	Attr   Attr
+	Target string
+}
+
+// Statfs is the file system's capacity, as statfs(2) reports it.
+type Statfs struct {
+	Bsize   uint64
+	Blocks  uint64
+	Bfree   uint64
+	Bavail  uint64
+	Files   uint64
+	Ffree   uint64
+	NameLen uint64
+}
+
+// Kind names a helper operation.
+type Kind string
+
+// The operations. Every path is absolute on the VM.
+const (
+	OpStat     Kind = "stat"     // Path → Attr
+	OpList     Kind = "list"     // Path (a directory) → Entries, each with Attr
+	OpTree     Kind = "tree"     // Path, Depth, Limit → Entries (relative names), Truncated
+	OpMkdir    Kind = "mkdir"    // Path, Mode → Attr
+	OpCreate   Kind = "create"   // Path, Mode, Exclusive → Attr (empty file; EEXIST if Exclusive and it exists)
+	OpRmdir    Kind = "rmdir"    // Path
+	OpUnlink   Kind = "unlink"   // Path (never a directory)
+	OpRename   Kind = "rename"   // Path → Path2, NoReplace → Attr of Path2
+	OpChmod    Kind = "chmod"    // Path, Mode → Attr
+	OpUtimens  Kind = "utimens"  // Path, Atime, Mtime → Attr (symlinks not followed)
+	OpTruncate Kind = "truncate" // Path, Size → Attr
+	OpSymlink  Kind = "symlink"  // Path (the new link), Target → Attr
+	OpReadlink Kind = "readlink" // Path → Target
+	OpLink     Kind = "link"     // Path (existing) → Path2 (new) → Attr of Path2
+	OpStatfs   Kind = "statfs"   // Path → Statfs
+)
+
+// Time is one of utimens' times: left alone, set to now, or set to Ns.
+type Time struct {
+	Set bool  // false: leave unchanged
+	Now bool  // true: the VM's current time
+	Ns  int64 // nanoseconds since the epoch when Set && !Now
+}
+
+// Op is one helper operation; which fields apply depends on Kind.
+type Op struct {
+	Kind      Kind
+	Path      string
+	Path2     string
+	Target    string
+	Mode      uint32
+	Size      int64
+	Atime     Time
+	Mtime     Time
+	NoReplace bool
+	Exclusive bool
+	Depth     int
+	Limit     int
+}
+
+// Result is the outcome of one Op. Err is nil on success; otherwise it
+// names the errno the VM reported.
+type Result struct {
+	Attr      *Attr
+	Entries   []Entry
+	Target    string
+	Statfs    *Statfs
+	Truncated bool
+	Err       *OpError
+}
+
+// OpError is a failed operation: Errno is a POSIX errno name such as
+// "ENOENT"; Message is the helper's words (may be empty).
+type OpError struct {
+	Errno   string
+	Message string
+}
+
+func (e *OpError) Error() string {
+	if e.Message == "" {
+		return e.Errno
+	}
+	return e.Errno + ": " + e.Message
+}
