@@ -1,0 +1,117 @@
+package emulator
+
+import (
+	"errors"
+	"fmt"
+	"os/exec"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/arker-ai/arkerfs/transport/wire"
+)
+
+// nsThread is an OS thread of this process that lives in a private mount
+// namespace where Home is bind-mounted on /home/user. Commands started
+// from it inherit that namespace, so a run costs one fork and exec, with
+// no setup process. Making it needs CAP_SYS_ADMIN (root).
+//
+// The thread is locked to its goroutine and never unlocked: when the
+// goroutine returns, the Go runtime ends the thread instead of reusing a
+// thread whose namespace differs from the rest of the process. New runtime
+// threads are not cloned from a locked thread, so nothing else inherits
+// the namespace.
+type nsThread struct {
+	spawn chan spawnReq
+	stop  chan struct{} // closed to end the thread
+	done  chan struct{} // closed when the thread ended
+}
+
+type spawnReq struct {
+	cmd   *exec.Cmd
+	reply chan error
+}
+
+var errNSThreadStopped = errors.New("namespace thread stopped")
+
+// startNSThread makes the thread and its namespace.
+func startNSThread(home string) (*nsThread, error) {
+	t := &nsThread{spawn: make(chan spawnReq), stop: make(chan struct{}), done: make(chan struct{})}
+	ready := make(chan error, 1)
+	go t.loop(home, ready)
+	if err := <-ready; err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *nsThread) loop(home string, ready chan<- error) {
+	defer close(t.done)
+	runtime.LockOSThread() // never unlocked: see nsThread
+	if err := enterPrivateHome(home); err != nil {
+		ready <- err
+		return
+	}
+	ready <- nil
+	for {
+		select {
+		case req := <-t.spawn:
+			req.reply <- req.cmd.Start()
+		case <-t.stop:
+			return
+		}
+	}
+}
+
+// start starts cmd from inside the namespace.
+func (t *nsThread) start(cmd *exec.Cmd) error {
+	reply := make(chan error, 1)
+	select {
+	case t.spawn <- spawnReq{cmd, reply}:
+		return <-reply
+	case <-t.done:
+		return errNSThreadStopped
+	}
+}
+
+// close ends the thread; commands it started keep running.
+func (t *nsThread) close() {
+	close(t.stop)
+	<-t.done
+}
+
+// enterPrivateHome moves the calling thread into a new mount namespace
+// whose mounts do not propagate back, and mounts home on /home/user in it.
+// When the host has no /home/user, a tmpfs on /home provides the mount
+// point; home is held open first, so that it is still reachable when it
+// lives under the /home that the tmpfs hides.
+func enterPrivateHome(home string) error {
+	if err := unix.Unshare(unix.CLONE_FS | unix.CLONE_NEWNS); err != nil {
+		return fmt.Errorf("unshare(CLONE_NEWNS): %w", err)
+	}
+	if err := unix.Mount("none", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("making mounts private: %w", err)
+	}
+	fd, err := unix.Open(home, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening home: %w", err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Stat(wire.HomeDir, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		if err := unix.Mount("arkerfs-home", "/home", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755,size=1m"); err != nil {
+			return fmt.Errorf("mounting a tmpfs on /home: %w", err)
+		}
+		if err := unix.Mkdir(wire.HomeDir, 0o755); err != nil {
+			return fmt.Errorf("making %s: %w", wire.HomeDir, err)
+		}
+	}
+	src := fmt.Sprintf("/proc/self/fd/%d", fd)
+	if err := unix.Mount(src, wire.HomeDir, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind-mounting home on %s: %w", wire.HomeDir, err)
+	}
+	if err := unix.Chdir(wire.HomeDir); err != nil {
+		return fmt.Errorf("entering %s: %w", wire.HomeDir, err)
+	}
+	return nil
+}

@@ -1,0 +1,77 @@
+package emulator
+
+import (
+	"io"
+	"sync"
+	"sync/atomic"
+)
+
+// Endpoint names, as Stats and Fault name them.
+const (
+	EndpointVM        = "vm"
+	EndpointSyncRead  = "sync.read"
+	EndpointSyncWrite = "sync.write"
+	EndpointRun       = "run"
+	EndpointBlobGet   = "blob.get"
+	EndpointBlobPut   = "blob.put"
+)
+
+// Stats counts what the server was asked since it started or since the
+// last ResetStats. Admin endpoints are not counted.
+type Stats struct {
+	Requests map[string]int64 `json:"requests"`  // by endpoint name
+	BytesIn  int64            `json:"bytes_in"`  // request body bytes read
+	BytesOut int64            `json:"bytes_out"` // response body bytes written
+}
+
+// counters accumulates Stats.
+type counters struct {
+	bytesIn  atomic.Int64
+	bytesOut atomic.Int64
+
+	mu       sync.Mutex // protects requests
+	requests map[string]int64
+}
+
+func (c *counters) count(endpoint string) {
+	c.mu.Lock()
+	if c.requests == nil {
+		c.requests = make(map[string]int64)
+	}
+	c.requests[endpoint]++
+	c.mu.Unlock()
+}
+
+func (c *counters) snapshot() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := Stats{Requests: make(map[string]int64, len(c.requests))}
+	for k, v := range c.requests {
+		st.Requests[k] = v
+	}
+	st.BytesIn = c.bytesIn.Load()
+	st.BytesOut = c.bytesOut.Load()
+	return st
+}
+
+func (c *counters) reset() {
+	c.mu.Lock()
+	c.requests = nil
+	c.bytesIn.Store(0)
+	c.bytesOut.Store(0)
+	c.mu.Unlock()
+}
+
+// countingReader counts the bytes read from a request body.
+type countingReader struct {
+	r io.ReadCloser
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func (c countingReader) Close() error { return c.r.Close() }
