@@ -13,6 +13,10 @@ import (
 	"github.com/arker-ai/arkerfs/transport/wire"
 )
 
+// maxPutDrain bounds the body bytes read and discarded before a PUT is
+// refused.
+const maxPutDrain = 64 << 20
+
 // bufPool holds the buffers of blob copies.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 
@@ -139,19 +143,26 @@ func parseRange(h string, size int64) (start, end int64, partial bool, aerr *api
 // bytes, written at its offset of the staging file. A part of an upload
 // that is already committed is accepted and ignored.
 func (s *Server) blobPut(w http.ResponseWriter, r *http.Request, token string, forceExpired bool) {
+	fail := func(aerr *apiError) {
+		// Drain what the client is sending (bounded), so that it reads
+		// the answer instead of a reset connection.
+		_, _ = io.CopyN(io.Discard, r.Body, maxPutDrain)
+		writeError(w, aerr)
+	}
 	c, aerr := s.verify(token, opPut, forceExpired)
 	if aerr != nil {
-		writeError(w, aerr)
+		fail(aerr)
 		return
 	}
 	if r.ContentLength != c.Length {
-		writeError(w, badRequest("Content-Length must be the part's length, %d", c.Length))
+		fail(badRequest("Content-Length must be the part's length, %d", c.Length))
 		return
 	}
 	if aerr := s.putPart(r, c); aerr != nil {
-		writeError(w, aerr)
+		fail(aerr)
 		return
 	}
+	_, _ = io.CopyN(io.Discard, r.Body, c.Length) // what an ignored part sent
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusOK)
 }

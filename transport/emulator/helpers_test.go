@@ -44,7 +44,9 @@ func newEnv(t *testing.T, mods ...func(*Options)) *env {
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}
-	tr := &http.Transport{}
+	// No keep-alive: Go's transport silently retries some requests on a
+	// reused connection that fails, which would hide injected faults.
+	tr := &http.Transport{DisableKeepAlives: true}
 	e := &env{t: t, s: s, home: home, url: url, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 	t.Cleanup(func() {
 		s.Close()

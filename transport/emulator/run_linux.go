@@ -1,10 +1,8 @@
 package emulator
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,42 +17,18 @@ import (
 //
 //   - ns: as root, from a thread of this process that lives in a private
 //     mount namespace (see nsThread): one fork and exec per run;
-//   - user namespace: otherwise, each run is cloned into a new user and
-//     mount namespace (mapped to root inside) where a setup script mounts
-//     Home, received as file descriptor 3, on /home/user and then execs
-//     the command. It costs a few more execs (mount) per run.
+//   - user: otherwise, inside a user and mount namespace prepared once
+//     (see userNS) and entered by nsenter: two execs per run.
 //
 // Where neither works, runs are answered 501 unsupported_operation: a
 // command never runs anywhere else.
 type sandbox struct {
-	ns     *nsThread
-	homeFd *os.File // user-namespace mode: Home, passed to the setup script
+	ns   *nsThread
+	user *userNS
 }
 
-// setupExitCode and setupMarker let the user-namespace setup script report
-// its own failure apart from the command's.
-const (
-	setupExitCode = 125
-	setupMarker   = "arkerfs-emulator-setup: "
-)
-
-// setupScript runs as root of a new user and mount namespace with Home
-// open as fd 3 and the command as $1; it never splices either into script
-// text.
-const setupScript = `fail() { printf '` + setupMarker + `%s\n' "$*" >&2; exit ` + "125" + `; }
-out=$(mount --make-rprivate / 2>&1) || fail "making mounts private: $out"
-if [ ! -d /home/user ]; then
-  out=$(mount -t tmpfs -o mode=0755,size=1m arkerfs-home /home 2>&1) || fail "mounting a tmpfs on /home: $out"
-  mkdir /home/user || fail "making /home/user"
-fi
-out=$(mount --no-canonicalize --rbind /proc/self/fd/3 /home/user 2>&1) || fail "bind-mounting home on /home/user: $out"
-exec 3<&-
-cd /home/user || fail "entering /home/user"
-exec /bin/sh -c "$1"
-`
-
 // newSandbox makes the sandbox, trying the in-process namespace first
-// (unless forceUserNS) and user namespaces next.
+// (unless forceUserNS) and a user namespace next.
 func newSandbox(home string, forceUserNS bool) (*sandbox, *apiError) {
 	var reasons []string
 	if !forceUserNS {
@@ -64,24 +38,11 @@ func newSandbox(home string, forceUserNS bool) (*sandbox, *apiError) {
 		}
 		reasons = append(reasons, "mount namespace: "+err.Error())
 	}
-	f, err := os.Open(home)
-	if err != nil {
-		return nil, errorf(http.StatusInternalServerError, wire.CodeInternal, "", "opening home: %v", err)
+	u, err := prepareUserNS(home)
+	if err == nil {
+		return &sandbox{user: u}, nil
 	}
-	sb := &sandbox{homeFd: f}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	resp, aerr := sb.execute(ctx, "true", 10*time.Second)
-	if aerr == nil && resp.ExitCode == 0 {
-		return sb, nil
-	}
-	f.Close()
-	switch {
-	case aerr != nil:
-		reasons = append(reasons, "user namespace: "+aerr.body.Message)
-	default:
-		reasons = append(reasons, fmt.Sprintf("user namespace: probe exited %d: %s", resp.ExitCode, resp.Stderr))
-	}
+	reasons = append(reasons, "user namespace: "+err.Error())
 	return nil, errorf(http.StatusNotImplemented, wire.CodeUnsupportedOperation, "",
 		"run needs a private mount namespace to show the home directory at %s, and none can be made here (%s)",
 		wire.HomeDir, strings.Join(reasons, "; "))
@@ -91,28 +52,20 @@ func (sb *sandbox) close() {
 	if sb.ns != nil {
 		sb.ns.close()
 	}
-	if sb.homeFd != nil {
-		sb.homeFd.Close()
+	if sb.user != nil {
+		sb.user.close()
 	}
 }
 
 // command builds the exec.Cmd of a run.
 func (sb *sandbox) command(ctx context.Context, command string) *exec.Cmd {
-	attr := &syscall.SysProcAttr{Setpgid: true}
-	var cmd *exec.Cmd
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", command)
 	if sb.ns != nil {
-		cmd = exec.CommandContext(ctx, "/bin/sh", "-c", command)
 		cmd.Dir = wire.HomeDir
 	} else {
-		cmd = exec.CommandContext(ctx, "/bin/sh", "-c", setupScript, "arkerfs-run", command)
-		cmd.ExtraFiles = []*os.File{sb.homeFd}
-		uid, gid := os.Getuid(), os.Getgid()
-		attr.Cloneflags = syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS
-		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: uid, Size: 1}}
-		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: gid, Size: 1}}
-		attr.GidMappingsEnableSetgroups = false
+		sb.user.command(cmd, command)
 	}
-	cmd.SysProcAttr = attr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Env = runEnv
 	cmd.Cancel = func() error {
 		// The whole process group: the shell and whatever it started.
@@ -151,9 +104,6 @@ func (sb *sandbox) execute(ctx context.Context, command string, timeout time.Dur
 	if errors.Is(runCtx.Err(), context.DeadlineExceeded) {
 		reason := "timeout"
 		resp.State, resp.FailReason = wire.RunFailed, &reason
-	}
-	if sb.ns == nil && resp.ExitCode == setupExitCode && bytes.HasPrefix(stderr.buf.Bytes(), []byte(setupMarker)) {
-		return nil, errorf(http.StatusInternalServerError, wire.CodeInternal, "", "%s", strings.TrimSpace(stderr.buf.String()))
 	}
 	resp.Stdout, resp.StdoutEncoding = encodeOutput(stdout.buf.Bytes())
 	resp.Stderr, resp.StderrEncoding = encodeOutput(stderr.buf.Bytes())

@@ -65,15 +65,19 @@ func (w *respWriter) Write(p []byte) (int, error) {
 	if w.discard {
 		return len(p), nil
 	}
-	if w.truncate && w.written+int64(len(p)) > w.limit {
-		n, _ := w.ResponseWriter.Write(p[:w.limit-w.written])
-		w.written += int64(n)
-		w.s.stats.bytesOut.Add(int64(n))
-		w.cut()
+	cut := w.truncate && w.written+int64(len(p)) > w.limit
+	if cut {
+		p = p[:w.limit-w.written]
 	}
+	// Counted before the bytes leave, so that a client that got them sees
+	// them in Stats; a short write is taken back.
+	w.s.stats.bytesOut.Add(int64(len(p)))
 	n, err := w.ResponseWriter.Write(p)
 	w.written += int64(n)
-	w.s.stats.bytesOut.Add(int64(n))
+	w.s.stats.bytesOut.Add(int64(n - len(p)))
+	if cut {
+		w.cut()
+	}
 	return n, err
 }
 
