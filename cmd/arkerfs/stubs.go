@@ -6,5 +6,4 @@ import "io"
 
 func runMount(args []string, stdout, stderr io.Writer) int   { return 2 }
 func runUnmount(args []string, stdout, stderr io.Writer) int { return 2 }
-func runServe(args []string, stdout, stderr io.Writer) int   { return 2 }
 func runStatus(args []string, stdout, stderr io.Writer) int  { return 2 }
