@@ -22,6 +22,7 @@ func TestCrossDeviceCommitAndNoSpace(t *testing.T) {
 	t.Cleanup(func() { syscall.Unmount(home, syscall.MNT_DETACH) })
 	e := newEnv(t, func(o *Options) { o.Home = home })
 	e.home = home
+	e.s.uploads.parent = t.TempDir() // made on the first upload; removed with the test
 	if sameDevice(e.s.uploads.parent, home) {
 		t.Fatal("staging on the served tmpfs")
 	}

@@ -83,16 +83,14 @@ func newUploads(parent string, now func() time.Time) *uploads {
 	return &uploads{parent: parent, now: now, open: map[string]*upload{}, done: map[string]*doneUpload{}}
 }
 
-// stagingParent picks where staging files live: on the same file system as
-// home, so that a commit is a rename, and never inside home. The system
-// temporary directory wins when it qualifies, then home's parent.
+// stagingParent picks where staging files live: never inside home, and on
+// home's file system when possible, so that a commit is a rename. Home's
+// parent wins when it qualifies (a test's home from t.TempDir then has its
+// staging removed with it), then the system temporary directory.
 func stagingParent(home string) string {
 	tmp := os.TempDir()
 	abs, err := filepath.Abs(home)
 	if err != nil {
-		return tmp
-	}
-	if sameDevice(tmp, abs) {
 		return tmp
 	}
 	parent := filepath.Dir(abs)
