@@ -152,8 +152,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			rw.truncate = true
 		}
 	}
-	if aerr == nil && rt.token == "" {
-		aerr = s.checkVM(r, rt.vmID)
+	if rt.token == "" {
+		if vmErr := s.checkVM(r, rt.vmID); vmErr != nil {
+			aerr = vmErr // a bad key or VM outranks a bad body
+		}
 	}
 	if aerr != nil {
 		writeError(rw, aerr)

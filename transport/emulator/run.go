@@ -97,7 +97,7 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 		}
 		timeout = time.Duration(t * float64(time.Second))
 	}
-	exec := func() (int, []byte, bool) {
+	runOnce := func() (int, []byte, bool) {
 		resp, aerr := s.runs.run(r.Context(), req.Command, timeout)
 		if aerr != nil {
 			b, _ := json.Marshal(aerr.body)
@@ -108,20 +108,20 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	}
 	var status int
 	var out []byte
+	var aerr *apiError
 	if key := r.Header.Get(wire.HeaderIdempotencyKey); key != "" {
-		var aerr *apiError
-		status, out, aerr = s.runs.idem.do(r.Context(), key, sha256.Sum256(body), exec)
-		if aerr != nil {
-			writeError(w, aerr)
-			return
-		}
+		status, out, aerr = s.runs.idem.do(r.Context(), key, sha256.Sum256(body), runOnce)
 	} else {
-		status, out, _ = exec()
+		status, out, _ = runOnce()
 	}
-	if r.Context().Err() != nil {
+	switch {
+	case r.Context().Err() != nil:
 		return // the client went away: nobody to answer
+	case aerr != nil:
+		writeError(w, aerr)
+	default:
+		writeRaw(w, status, out)
 	}
-	writeRaw(w, status, out)
 }
 
 // run executes one command when a slot is free.
