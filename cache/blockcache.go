@@ -58,18 +58,31 @@ type BlockStats struct {
 	MemBytes      int64 // bytes of block data in memory
 	MemBlocks     int   // blocks in memory
 	Reserved      int64 // bytes reserved by fetches in flight
+	FreeBytes     int64 // bytes of free buffers kept for reuse (within the budget)
 	DiskBytes     int64 // bytes of block data on disk
 	DiskBlocks    int   // blocks on disk
 	Evictions     int64 // blocks evicted from memory (spilled or dropped)
 	DiskEvictions int64 // blocks evicted from the disk tier
 }
 
+// slab is one buffer holding one or more adjacent blocks: what one fetch
+// brought. Blocks point into it, so a fetch of a run of blocks is neither
+// copied nor split. The slab's bytes count against the budget for as long
+// as any of its blocks is in memory (or being spilled), and its buffer is
+// reused once none is.
+type slab struct {
+	buf  []byte
+	size int64 // bytes counted in memBytes while refs > 0
+	// The fields below are guarded by BlockCache.mu.
+	refs    int  // blocks in mem or spilling that point into buf
+	leaving int  // of those, blocks being spilled to disk
+	shared  bool // a slice of buf is held outside the cache: never reuse buf
+}
+
 // block is one cached block.
 type block struct {
-	data []byte
-	// pooled: the buffer came from c.blocks and nobody outside the cache
-	// holds it, so it may be reused once the block leaves the cache.
-	pooled bool
+	data []byte // a slice of slab.buf
+	slab *slab
 	// dropped (spilling blocks only): a Drop call covered the block while
 	// it was being written to disk; the disk copy must not be kept.
 	dropped bool
@@ -86,8 +99,6 @@ type BlockCache struct {
 	budget    int64
 	raLimit   int64     // most bytes read-ahead may hold reserved at once
 	disk      *diskTier // nil without a disk tier; has its own lock
-	blocks    *bufPool  // free block buffers (capacity blockSize)
-	runs      *bufPool  // free buffers of multi-block fetches
 
 	mu sync.Mutex // protects the fields below
 	// mem holds the blocks in memory in LRU order.
@@ -103,13 +114,18 @@ type BlockCache struct {
 	spilling map[BlockKey]*block
 	// inflight holds the blocks some caller has claimed and is filling.
 	inflight map[BlockKey]*fill
-	// memBytes is the data held by mem and spilling.
-	// INVARIANT: memBytes == Σ len(data) over mem and spilling.
+	// memBytes is the memory held by mem and spilling.
+	// INVARIANT: memBytes == Σ size over the slabs of the blocks in mem
+	// and spilling; each such slab's refs counts those blocks.
 	memBytes int64
 	// reserved is held by fetches in flight; raReserved is the part of it
 	// held by read-ahead.
-	// INVARIANT: memBytes+reserved <= budget; raReserved <= raLimit.
 	reserved, raReserved int64
+	// free holds free slab buffers by length, for reuse (see budget.go).
+	// INVARIANT: freeBytes == Σ len over free.
+	free      map[int64][][]byte
+	freeBytes int64
+	// INVARIANT: memBytes+reserved+freeBytes <= budget; raReserved <= raLimit.
 	// changed is closed (and replaced) whenever memBytes or reserved falls,
 	// waking callers waiting for budget.
 	changed chan struct{}
@@ -136,8 +152,7 @@ func NewBlockCache(opts BlockCacheOptions) (*BlockCache, error) {
 		blockSize: opts.BlockSize,
 		budget:    opts.MemBudget,
 		raLimit:   opts.MemBudget / 2,
-		blocks:    newBufPool(16 << 20),
-		runs:      newBufPool(16 << 20),
+		free:      make(map[int64][][]byte),
 		mem:       mem,
 		byFile:    make(map[uint64]map[BlockKey]struct{}),
 		spilling:  make(map[BlockKey]*block),
@@ -164,13 +179,13 @@ func (c *BlockCache) BlockSize() int { return c.blockSize }
 func (c *BlockCache) Get(k BlockKey) ([]byte, bool) {
 	c.mu.Lock()
 	if b, ok := c.mem.Get(k); ok {
-		b.pooled = false // escapes: never reuse this buffer
+		b.slab.shared = true // escapes: never reuse this buffer
 		c.stats.Hits++
 		c.mu.Unlock()
 		return b.data, true
 	}
 	if b, ok := c.spilling[k]; ok && !b.dropped {
-		b.pooled = false
+		b.slab.shared = true
 		c.stats.Hits++
 		c.mu.Unlock()
 		return b.data, true
@@ -186,6 +201,15 @@ func (c *BlockCache) Get(k BlockKey) ([]byte, bool) {
 	return nil, false
 }
 
+// Contains reports whether k is cached, in memory or on disk, without
+// counting a hit or a miss and without moving it in the LRU order.
+func (c *BlockCache) Contains(k BlockKey) bool {
+	c.mu.Lock()
+	ok := c.presentLocked(k)
+	c.mu.Unlock()
+	return ok || c.disk != nil && c.disk.contains(k)
+}
+
 // Put stores data under k. The cache owns data afterwards: the caller must
 // not modify it. Blocks that are empty or longer than BlockSize are
 // ignored, and so is a block that does not fit the budget because fetches
@@ -195,37 +219,80 @@ func (c *BlockCache) Put(k BlockKey, data []byte) {
 	if len(data) == 0 || len(data) > c.blockSize {
 		return
 	}
-	for try := 0; try < 2; try++ {
-		c.mu.Lock()
-		if c.presentLocked(k) {
-			c.mem.Get(k) // refresh its place in the LRU order
-			c.mu.Unlock()
-			return
-		}
-		n := int64(len(data))
-		spills := c.evictLocked(c.budget - c.reserved - n)
-		if c.memBytes+c.reserved+n <= c.budget {
-			c.addLocked(k, &block{data: data})
-			c.mu.Unlock()
-			c.spill(spills)
-			return
-		}
-		c.mu.Unlock()
-		if len(spills) == 0 {
-			return // the budget is held by fetches in flight
-		}
-		c.spill(spills) // room appears once the spilled blocks are written
-	}
+	c.putSlab(k.File, k.Version, k.Index, data)
 }
 
 // PutWhole stores a whole file (typically a small file read inline) as
 // blocks of version. The cache owns data afterwards.
 func (c *BlockCache) PutWhole(file uint64, version string, data []byte) {
-	bs := c.blockSize
-	for i := 0; i*bs < len(data); i++ {
-		end := min((i+1)*bs, len(data))
-		c.Put(BlockKey{File: file, Version: version, Index: int64(i)}, data[i*bs:end:end])
+	if len(data) > 0 {
+		c.putSlab(file, version, 0, data)
 	}
+}
+
+// putSlab stores data, which the caller gives away, as the blocks from
+// index first on, making room for all of it or storing nothing.
+func (c *BlockCache) putSlab(file uint64, version string, first int64, data []byte) {
+	s := &slab{buf: data, size: int64(len(data)), shared: true}
+	for try := 0; try < 2; try++ {
+		c.mu.Lock()
+		if c.touchAllLocked(file, version, first, s.size) {
+			c.mu.Unlock()
+			return
+		}
+		_, fits, spills := c.roomLocked(s.size, false)
+		if fits {
+			c.insertLocked(file, version, first, s, nil)
+		}
+		c.mu.Unlock()
+		c.spill(spills)
+		if fits || len(spills) == 0 {
+			return // stored, or the budget is held by fetches in flight
+		}
+		// Room appears now that the spilled blocks are written.
+	}
+}
+
+// touchAllLocked refreshes the LRU place of the blocks from index first
+// on that n bytes cover and reports whether all of them are cached.
+// LOCKS_REQUIRED(c.mu)
+func (c *BlockCache) touchAllLocked(file uint64, version string, first, n int64) bool {
+	all := true
+	for i := int64(0); i*int64(c.blockSize) < n; i++ {
+		k := BlockKey{File: file, Version: version, Index: first + i}
+		c.mem.Get(k)
+		all = all && c.presentLocked(k)
+	}
+	return all
+}
+
+// insertLocked inserts the blocks of slab s, which hold file bytes from
+// block first on, except those already cached and, when fills is given,
+// those whose fill was dropped (fills[i] belongs to block first+i, nil for
+// a block not to insert). If any block goes in, s.size joins memBytes and
+// the caller must have made room for it; it reports whether any did.
+// LOCKS_REQUIRED(c.mu)
+func (c *BlockCache) insertLocked(file uint64, version string, first int64, s *slab, fills []*fill) bool {
+	bs := int64(c.blockSize)
+	for i := int64(0); i*bs < int64(len(s.buf)); i++ {
+		k := BlockKey{File: file, Version: version, Index: first + i}
+		if fills != nil && (fills[i] == nil || fills[i].dropped) || c.presentLocked(k) {
+			continue
+		}
+		end := min((i+1)*bs, int64(len(s.buf)))
+		c.mem.Add(k, &block{data: s.buf[i*bs : end : end], slab: s})
+		keys := c.byFile[file]
+		if keys == nil {
+			keys = make(map[BlockKey]struct{})
+			c.byFile[file] = keys
+		}
+		keys[k] = struct{}{}
+		s.refs++
+	}
+	if s.refs > 0 {
+		c.memBytes += s.size
+	}
+	return s.refs > 0
 }
 
 // DropFile forgets every block of file, whatever its version, in memory
@@ -246,8 +313,7 @@ func (c *BlockCache) drop(file uint64, match func(BlockKey) bool) {
 			b, _ := c.mem.Peek(k)
 			c.mem.Remove(k)
 			c.unindexLocked(k)
-			c.memBytes -= int64(len(b.data))
-			c.recycle(b)
+			c.unrefLocked(b)
 		}
 	}
 	for k, b := range c.spilling {
@@ -274,6 +340,7 @@ func (c *BlockCache) Stats() BlockStats {
 	s.MemBytes = c.memBytes
 	s.MemBlocks = c.mem.Len() + len(c.spilling)
 	s.Reserved = c.reserved
+	s.FreeBytes = c.freeBytes
 	c.mu.Unlock()
 	if c.disk != nil {
 		s.DiskBytes, s.DiskBlocks, s.DiskEvictions = c.disk.stats()
@@ -307,19 +374,6 @@ func (c *BlockCache) presentLocked(k BlockKey) bool {
 	return ok && !b.dropped
 }
 
-// addLocked inserts a block the caller made room for.
-// LOCKS_REQUIRED(c.mu)
-func (c *BlockCache) addLocked(k BlockKey, b *block) {
-	c.mem.Add(k, b)
-	keys := c.byFile[k.File]
-	if keys == nil {
-		keys = make(map[BlockKey]struct{})
-		c.byFile[k.File] = keys
-	}
-	keys[k] = struct{}{}
-	c.memBytes += int64(len(b.data))
-}
-
 // unindexLocked removes k from byFile.
 // LOCKS_REQUIRED(c.mu)
 func (c *BlockCache) unindexLocked(k BlockKey) {
@@ -330,12 +384,24 @@ func (c *BlockCache) unindexLocked(k BlockKey) {
 	}
 }
 
-// recycle hands a block's buffer back for reuse when nobody else holds it.
-func (c *BlockCache) recycle(b *block) {
-	if b.pooled {
-		c.blocks.put(b.data)
-		b.data, b.pooled = nil, false
+// unrefLocked drops a block's hold on its slab. When no block holds the
+// slab any more its memory is freed: the buffer goes to the free list, or
+// to the garbage collector when a slice of it is held outside the cache.
+// It reports whether the slab was freed.
+// LOCKS_REQUIRED(c.mu)
+func (c *BlockCache) unrefLocked(b *block) bool {
+	s := b.slab
+	b.data, b.slab = nil, nil
+	s.refs--
+	if s.refs > 0 {
+		return false
 	}
+	c.memBytes -= s.size
+	if !s.shared {
+		c.putFreeLocked(s.buf)
+	}
+	s.buf = nil
+	return true
 }
 
 // checkInvariants verifies the INVARIANT comments above; tests call it
@@ -343,8 +409,8 @@ func (c *BlockCache) recycle(b *block) {
 func (c *BlockCache) checkInvariants() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var sum int64
-	n := 0
+	refs := make(map[*slab]int)
+	leaving := make(map[*slab]int)
 	for _, k := range c.mem.Keys() {
 		b, _ := c.mem.Peek(k)
 		if len(b.data) == 0 || len(b.data) > c.blockSize {
@@ -356,8 +422,9 @@ func (c *BlockCache) checkInvariants() error {
 		if s, ok := c.spilling[k]; ok && !s.dropped {
 			return fmt.Errorf("block %v both in memory and spilling", k)
 		}
-		sum += int64(len(b.data))
+		refs[b.slab]++
 	}
+	n := 0
 	for _, keys := range c.byFile {
 		n += len(keys)
 	}
@@ -365,13 +432,33 @@ func (c *BlockCache) checkInvariants() error {
 		return fmt.Errorf("byFile holds %d keys, mem %d", n, c.mem.Len())
 	}
 	for _, b := range c.spilling {
-		sum += int64(len(b.data))
+		refs[b.slab]++
+		leaving[b.slab]++
+	}
+	var sum int64
+	for s, n := range refs {
+		if s.refs != n || s.leaving != leaving[s] {
+			return fmt.Errorf("slab of %d bytes counts %d refs (%d leaving), blocks hold %d (%d)", s.size, s.refs, s.leaving, n, leaving[s])
+		}
+		sum += s.size
 	}
 	if sum != c.memBytes {
-		return fmt.Errorf("memBytes %d, blocks hold %d", c.memBytes, sum)
+		return fmt.Errorf("memBytes %d, slabs hold %d", c.memBytes, sum)
 	}
-	if c.memBytes+c.reserved > c.budget {
-		return fmt.Errorf("memBytes %d + reserved %d exceed budget %d", c.memBytes, c.reserved, c.budget)
+	var free int64
+	for n, list := range c.free {
+		for _, b := range list {
+			if int64(len(b)) != n {
+				return fmt.Errorf("free buffer of %d bytes listed under %d", len(b), n)
+			}
+			free += n
+		}
+	}
+	if free != c.freeBytes {
+		return fmt.Errorf("freeBytes %d, free list holds %d", c.freeBytes, free)
+	}
+	if c.memBytes+c.reserved+c.freeBytes > c.budget {
+		return fmt.Errorf("memBytes %d + reserved %d + freeBytes %d exceed budget %d", c.memBytes, c.reserved, c.freeBytes, c.budget)
 	}
 	if c.reserved < 0 || c.raReserved < 0 || c.raReserved > c.raLimit || c.raReserved > c.reserved {
 		return fmt.Errorf("reserved %d, read-ahead reserved %d (limit %d)", c.reserved, c.raReserved, c.raLimit)

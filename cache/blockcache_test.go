@@ -159,8 +159,11 @@ func TestBlockCacheDiskTier(t *testing.T) {
 	if s.DiskBlocks != 3 || s.DiskBytes != 3*bs || s.DiskEvictions != 1 || s.Evictions != 4 {
 		t.Fatalf("stats %+v", s)
 	}
-	if _, ok := c.Get(keys[0]); ok {
+	if _, ok := c.Get(keys[0]); ok || c.Contains(keys[0]) {
 		t.Fatal("block 0 survived both tiers")
+	}
+	if !c.Contains(keys[1]) || !c.Contains(keys[5]) {
+		t.Fatal("Contains misses a block on disk or in memory")
 	}
 	for _, k := range keys[1:4] {
 		got, ok := c.Get(k)

@@ -1,33 +1,46 @@
 package cache
 
-import (
-	"context"
-	"sync"
-)
+import "context"
 
-// The memory budget: blocks in memory (memBytes) and buffers of fetches in
-// flight (reserved) together never exceed budget. A fetch reserves what it
-// will hold before it starts, evicting the least recently used blocks to
-// make room; when it finishes, the bytes of the blocks it inserts move from
-// reserved to memBytes and the rest is released.
+// The memory budget. Three kinds of memory count against it:
+//
+//	memBytes   slabs that cached blocks (in memory or being spilled) use
+//	reserved   buffers of fetches in flight
+//	freeBytes  free slab buffers kept for reuse
+//
+// A fetch reserves its buffer before it starts: it takes a free buffer of
+// the right size when there is one, else it makes room by dropping free
+// buffers of other sizes and then evicting the least recently used blocks,
+// and allocates. When it finishes, its buffer becomes a slab of cached
+// blocks (reserved → memBytes) or goes back to the free list (reserved →
+// freeBytes). A slab whose last block leaves goes to the free list too. So
+// memory moves between the three without leaving the budget, and a steady
+// stream of data through the cache reuses the same buffers instead of
+// leaving garbage behind, which would let the heap (and the RSS) grow to
+// twice the budget between two garbage collections.
 
-// reserve waits until n more bytes fit the budget and reserves them,
-// evicting blocks as needed. Read-ahead (ra) may hold at most raLimit.
-// n must not exceed budget (raLimit for read-ahead).
-func (c *BlockCache) reserve(ctx context.Context, n int64, ra bool) error {
+// reserve waits until n more bytes fit the budget, reserves them and
+// returns a buffer of n bytes for the fetch. Read-ahead (ra) may hold at
+// most raLimit. n must not exceed budget (raLimit for read-ahead).
+func (c *BlockCache) reserve(ctx context.Context, n int64, ra bool) ([]byte, error) {
 	for {
 		var spills []spilled
 		c.mu.Lock()
 		if c.reserved+n <= c.budget && (!ra || c.raReserved+n <= c.raLimit) {
-			spills = c.evictLocked(c.budget - c.reserved - n)
-			if c.memBytes+c.reserved+n <= c.budget {
+			var buf []byte
+			var fits bool
+			buf, fits, spills = c.roomLocked(n, true)
+			if fits {
 				c.reserved += n
 				if ra {
 					c.raReserved += n
 				}
 				c.mu.Unlock()
 				c.spill(spills)
-				return nil
+				if buf == nil {
+					buf = make([]byte, n)
+				}
+				return buf, nil
 			}
 		}
 		wake := c.changed
@@ -39,28 +52,26 @@ func (c *BlockCache) reserve(ctx context.Context, n int64, ra bool) error {
 		select {
 		case <-wake:
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
 }
 
-// release gives back n reserved bytes that did not become blocks.
-func (c *BlockCache) release(n int64, ra bool) {
-	if n == 0 {
-		return
-	}
+// release gives back a reserved buffer that did not become blocks.
+func (c *BlockCache) release(buf []byte, ra bool) {
 	c.mu.Lock()
-	c.releaseLocked(n, ra)
+	c.unreserveLocked(int64(len(buf)), ra)
+	c.putFreeLocked(buf)
+	c.notifyLocked()
 	c.mu.Unlock()
 }
 
 // LOCKS_REQUIRED(c.mu)
-func (c *BlockCache) releaseLocked(n int64, ra bool) {
+func (c *BlockCache) unreserveLocked(n int64, ra bool) {
 	c.reserved -= n
 	if ra {
 		c.raReserved -= n
 	}
-	c.notifyLocked()
 }
 
 // notifyLocked wakes every caller waiting in reserve.
@@ -70,42 +81,111 @@ func (c *BlockCache) notifyLocked() {
 	c.changed = make(chan struct{})
 }
 
-// spilled is a block evicted to the disk tier whose write is pending.
-type spilled struct {
-	key BlockKey
-	b   *block
-}
-
-// evictLocked evicts least recently used blocks until memBytes <= target.
-// Without a disk tier evicted blocks are dropped at once; with one they
-// move to c.spilling (still counted) and are returned: the caller must
-// pass them to spill after unlocking.
+// roomLocked makes room for n more bytes. With wantBuf, a free buffer of
+// exactly n bytes (already free, or freed by an eviction) is taken and
+// returned: its bytes move out of freeBytes, and the room is there. fits
+// reports that the room is there. Blocks evicted to the disk tier are
+// returned in spills; their memory is freed only once spill has written
+// them, so the caller must spill them (after unlocking) and try again.
 // LOCKS_REQUIRED(c.mu)
-func (c *BlockCache) evictLocked(target int64) []spilled {
-	var out []spilled
-	pending := int64(0) // bytes moved to spilling by this call
+func (c *BlockCache) roomLocked(n int64, wantBuf bool) (buf []byte, fits bool, spills []spilled) {
+	pending := c.pendingLocked() // memory that spills in flight will free
 	freed := false
-	for c.memBytes-pending > target {
+	defer func() {
+		if freed {
+			c.notifyLocked()
+		}
+	}()
+	for {
+		if wantBuf {
+			if buf = c.takeFreeLocked(n); buf != nil {
+				return buf, true, spills
+			}
+		}
+		if c.memBytes+c.reserved+c.freeBytes+n <= c.budget {
+			return nil, true, spills
+		}
+		if c.dropFreeLocked() {
+			continue
+		}
+		if c.memBytes-pending+c.reserved+c.freeBytes+n <= c.budget {
+			return nil, false, spills // room comes once the spills are written
+		}
 		k, b, ok := c.mem.RemoveOldest()
 		if !ok {
-			break
+			return nil, false, spills
 		}
 		c.unindexLocked(k)
 		c.stats.Evictions++
 		if _, busy := c.spilling[k]; c.disk != nil && !busy {
 			c.spilling[k] = b
-			out = append(out, spilled{k, b})
-			pending += int64(len(b.data))
+			spills = append(spills, spilled{k, b})
+			b.slab.leaving++
+			if b.slab.leaving == b.slab.refs {
+				pending += b.slab.size
+			}
 			continue
 		}
-		c.memBytes -= int64(len(b.data))
-		c.recycle(b)
-		freed = true
+		freed = c.unrefLocked(b) || freed
 	}
-	if freed {
-		c.notifyLocked()
+}
+
+// pendingLocked returns the memory that the spills in flight will free.
+// LOCKS_REQUIRED(c.mu)
+func (c *BlockCache) pendingLocked() int64 {
+	var n int64
+	seen := make(map[*slab]bool)
+	for _, b := range c.spilling {
+		if s := b.slab; !seen[s] && s.refs == s.leaving {
+			seen[s] = true
+			n += s.size
+		}
 	}
-	return out
+	return n
+}
+
+// takeFreeLocked returns a free buffer of n bytes, or nil.
+// LOCKS_REQUIRED(c.mu)
+func (c *BlockCache) takeFreeLocked(n int64) []byte {
+	list := c.free[n]
+	if len(list) == 0 {
+		return nil
+	}
+	buf := list[len(list)-1]
+	list[len(list)-1] = nil
+	if len(list) == 1 {
+		delete(c.free, n)
+	} else {
+		c.free[n] = list[:len(list)-1]
+	}
+	c.freeBytes -= n
+	return buf
+}
+
+// putFreeLocked keeps buf for reuse.
+// LOCKS_REQUIRED(c.mu)
+func (c *BlockCache) putFreeLocked(buf []byte) {
+	n := int64(len(buf))
+	c.free[n] = append(c.free[n], buf)
+	c.freeBytes += n
+}
+
+// dropFreeLocked leaves one free buffer to the garbage collector (of a
+// size nobody asked for, since a buffer of the size asked for is taken
+// first) and reports whether there was one.
+// LOCKS_REQUIRED(c.mu)
+func (c *BlockCache) dropFreeLocked() bool {
+	for n := range c.free {
+		c.takeFreeLocked(n)
+		return true
+	}
+	return false
+}
+
+// spilled is a block evicted to the disk tier whose write is pending.
+type spilled struct {
+	key BlockKey
+	b   *block
 }
 
 // spill writes evicted blocks to the disk tier and then forgets them in
@@ -117,62 +197,14 @@ func (c *BlockCache) spill(list []spilled) {
 		if c.spilling[s.key] == s.b {
 			delete(c.spilling, s.key)
 		}
-		c.memBytes -= int64(len(s.b.data))
 		dropped := s.b.dropped
-		c.recycle(s.b)
-		c.notifyLocked()
+		s.b.slab.leaving--
+		if c.unrefLocked(s.b) {
+			c.notifyLocked()
+		}
 		c.mu.Unlock()
 		if dropped || err != nil {
 			c.disk.remove(s.key)
 		}
 	}
-}
-
-// bufPool keeps a bounded amount of free buffers for reuse, so that data
-// streaming through the cache leaves almost no garbage behind (garbage
-// would let the heap, and the RSS, grow well past the budget between
-// collections).
-type bufPool struct {
-	maxFree int64
-
-	mu        sync.Mutex // protects the fields below; a leaf lock
-	free      [][]byte
-	freeBytes int64 // INVARIANT: Σ cap over free, <= maxFree
-}
-
-func newBufPool(maxFree int64) *bufPool { return &bufPool{maxFree: maxFree} }
-
-// get returns a buffer of length n with capacity at least capacity
-// (capacity >= n), reusing the smallest free buffer that fits.
-func (p *bufPool) get(n, capacity int) []byte {
-	p.mu.Lock()
-	best := -1
-	for i, b := range p.free {
-		if cap(b) >= capacity && (best < 0 || cap(b) < cap(p.free[best])) {
-			best = i
-		}
-	}
-	if best >= 0 {
-		b := p.free[best]
-		last := len(p.free) - 1
-		p.free[best] = p.free[last]
-		p.free[last] = nil
-		p.free = p.free[:last]
-		p.freeBytes -= int64(cap(b))
-		p.mu.Unlock()
-		return b[:n]
-	}
-	p.mu.Unlock()
-	return make([]byte, n, capacity)
-}
-
-// put returns b for reuse, or leaves it to the garbage collector when the
-// pool is full.
-func (p *bufPool) put(b []byte) {
-	p.mu.Lock()
-	if p.freeBytes+int64(cap(b)) <= p.maxFree {
-		p.free = append(p.free, b[:0])
-		p.freeBytes += int64(cap(b))
-	}
-	p.mu.Unlock()
 }

@@ -71,6 +71,13 @@ func (d *diskTier) has(k BlockKey) bool {
 	return ok
 }
 
+// contains reports whether k is on disk, leaving its LRU place alone.
+func (d *diskTier) contains(k BlockKey) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.index.Contains(k)
+}
+
 // put stores data as k, evicting the least recently used blocks beyond the
 // budget.
 func (d *diskTier) put(k BlockKey, data []byte) error {

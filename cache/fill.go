@@ -71,23 +71,24 @@ func (c *BlockCache) acquire(file uint64, version string, first, last int64, ski
 	return mine, wait
 }
 
-// finish inserts b as the block of cl and ends the claim. The caller's
-// reservation of len(b.data) bytes becomes the block's share of the
-// budget (or is released when the block is not inserted).
-func (c *BlockCache) finish(cl claim, b *block, ra bool) {
-	n := int64(len(b.data))
-	c.mu.Lock()
-	c.reserved -= n
-	if ra {
-		c.raReserved -= n
+// finish inserts the claimed blocks of slab s (fetched file bytes from
+// block first on; cls are claims on some of those blocks, in order) and
+// ends the claims. The caller's reservation of s.size bytes becomes the
+// slab's share of the budget, or is released if no block goes in.
+func (c *BlockCache) finish(file uint64, version string, first int64, s *slab, cls []claim, ra bool) {
+	fills := make([]*fill, (int64(len(s.buf))+int64(c.blockSize)-1)/int64(c.blockSize))
+	for _, cl := range cls {
+		fills[cl.key.Index-first] = cl.fill
 	}
-	if cl.fill.dropped || c.presentLocked(cl.key) {
-		c.recycle(b)
-	} else {
-		c.addLocked(cl.key, b)
+	c.mu.Lock()
+	c.unreserveLocked(s.size, ra)
+	if !c.insertLocked(file, version, first, s, fills) {
+		c.putFreeLocked(s.buf)
 	}
 	c.notifyLocked()
-	c.endLocked(cl)
+	for _, cl := range cls {
+		c.endLocked(cl)
+	}
 	c.mu.Unlock()
 }
 

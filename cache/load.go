@@ -76,20 +76,20 @@ func (r *FileReader) loadFromDisk(ctx context.Context, cls []claim, p []byte, of
 			continue
 		}
 		n := r.blockLen(cl.key.Index)
-		if err := r.c.reserve(ctx, n, ra); err != nil {
+		buf, err := r.c.reserve(ctx, n, ra)
+		if err != nil {
 			r.c.abandon(rest...)
 			r.c.abandon(cls[i:]...)
 			return nil, err
 		}
-		buf := r.c.blocks.get(int(n), r.c.blockSize)
 		if !r.c.disk.get(cl.key, buf) {
-			r.c.blocks.put(buf)
-			r.c.release(n, ra)
+			r.c.release(buf, ra)
 			rest = append(rest, cl)
 			continue
 		}
-		copyOut(p, off, cl.key.Index*r.bs, buf)
-		r.c.finish(cl, &block{data: buf, pooled: true}, ra)
+		s := &slab{buf: buf, size: n}
+		copyOut(p, off, cl.key.Index*r.bs, s.buf)
+		r.c.finish(r.file, r.version, cl.key.Index, s, []claim{cl}, ra)
 		if !ra {
 			r.c.add(&r.c.stats.DiskHits, 1)
 		}
@@ -98,66 +98,34 @@ func (r *FileReader) loadFromDisk(ctx context.Context, cls []claim, p []byte, of
 }
 
 // fetchRun fetches one run of adjacent claimed blocks with one Fetch call
-// and inserts them. Blocks are inserted only when the whole fetch
-// succeeded: bytes that came with an error may belong to a newer version.
+// into one slab and inserts them. Blocks are inserted only when the whole
+// fetch succeeded: bytes that came with an error may belong to a newer
+// version.
 func (r *FileReader) fetchRun(ctx context.Context, run []claim, p []byte, off int64, ra bool) error {
 	first := run[0].key.Index
 	start := first * r.bs
 	n := min(int64(len(run))*r.bs, r.size-start)
-	// A one-block fetch lands in the block's own buffer; a longer one in a
-	// run buffer whose bytes are then copied into blocks.
-	need, single := n, len(run) == 1
-	if !single {
-		need = 2 * n
-	}
-	if err := r.c.reserve(ctx, need, ra); err != nil {
+	buf, err := r.c.reserve(ctx, n, ra)
+	if err != nil {
 		r.c.abandon(run...)
 		return err
 	}
-	var buf []byte
-	if single {
-		buf = r.c.blocks.get(int(n), r.c.blockSize)
-	} else {
-		buf = r.c.runs.get(int(n), int(roundUp(n, r.bs)))
-	}
-	got, err := r.fetch(ctx, buf, start)
-	got = max(min(got, len(buf)), 0)
+	s := &slab{buf: buf, size: n}
+	got, err := r.fetch(ctx, s.buf, start)
+	got = max(min(got, len(s.buf)), 0)
 	r.fetched.Add(int64(got))
-	err = fetchErr(err, got, len(buf))
+	err = fetchErr(err, got, len(s.buf))
 	if !ra {
 		r.c.add(&r.c.stats.Misses, int64(len(run)))
 	}
 	if err != nil {
 		r.c.abandon(run...)
-		r.c.release(need, ra)
-		r.putBuf(buf, single)
+		r.c.release(s.buf, ra)
 		return fmt.Errorf("cache: fetch %d bytes at offset %d: %w", n, start, err)
 	}
-	var inserted int64
-	for _, cl := range run {
-		data := buf[(cl.key.Index-first)*r.bs:][:r.blockLen(cl.key.Index)]
-		copyOut(p, off, cl.key.Index*r.bs, data)
-		b := &block{data: data, pooled: true}
-		if !single {
-			b.data = r.c.blocks.get(len(data), r.c.blockSize)
-			copy(b.data, data)
-		}
-		r.c.finish(cl, b, ra)
-		inserted += int64(len(data))
-	}
-	r.c.release(need-inserted, ra)
-	if !single {
-		r.putBuf(buf, false)
-	}
+	copyOut(p, off, start, s.buf)
+	r.c.finish(r.file, r.version, first, s, run, ra)
 	return nil
-}
-
-func (r *FileReader) putBuf(buf []byte, single bool) {
-	if single {
-		r.c.blocks.put(buf)
-	} else {
-		r.c.runs.put(buf)
-	}
 }
 
 // fetchDirect fetches blocks for p without claiming or inserting them: the
@@ -166,18 +134,17 @@ func (r *FileReader) fetchDirect(ctx context.Context, cls []claim, p []byte, off
 	for _, cl := range cls {
 		start := cl.key.Index * r.bs
 		n := r.blockLen(cl.key.Index)
-		if err := r.c.reserve(ctx, n, false); err != nil {
+		buf, err := r.c.reserve(ctx, n, false)
+		if err != nil {
 			return err
 		}
-		buf := r.c.blocks.get(int(n), r.c.blockSize)
 		got, err := r.fetch(ctx, buf, start)
 		r.fetched.Add(int64(max(got, 0)))
 		err = fetchErr(err, got, len(buf))
 		if err == nil {
 			copyOut(p, off, start, buf)
 		}
-		r.c.blocks.put(buf)
-		r.c.release(n, false)
+		r.c.release(buf, false)
 		if err != nil {
 			return fmt.Errorf("cache: fetch %d bytes at offset %d: %w", n, start, err)
 		}

@@ -5,21 +5,25 @@ package cache
 // The kernel reads ahead only 128 KiB at a time on FUSE; at a 20 ms round
 // trip that is about 6 MiB/s. So each reader watches its own reads and,
 // while they are sequential, keeps a window of parallel fetches ahead of
-// them. observe runs on every ReadAt; F is the fetch size (chunk), W the
-// window, "near" means the read starts within [lastEnd-backTol,
-// lastEnd+block] and ends past lastEnd (a near read that ends before
-// lastEnd, as the kernel's out-of-order reads do, changes nothing).
+// them. observe runs on every ReadAt. F is the read-ahead fetch size
+// (chunk), W the window. A read is "near" when it starts within
+// [lastEnd-backTol, lastEnd+block]; a near read that ends before lastEnd
+// (the kernel issues reads slightly out of order) changes nothing; any
+// other read is "far", a seek.
 //
-//	                 near read, 2nd in a row
-//	    +----------+ ---------------------------> +----------------+
-//	    |  RANDOM  |                              |   SEQUENTIAL   | --+ near read, and the reader
-//	    |  W = 0   | <--------------------------- | W = 2F .. Max  | <-+ passed growAt: W = min(2W, Max),
-//	    +----------+   far read (a seek): W = 0   +----------------+     growAt = lastEnd + W
-//	                                                      |
-//	  a read fetches only the blocks                      | pump: claim and fetch [ahead, lastEnd+W)
-//	  it needs: one fetch per run of                      v in chunks of F, at most MaxParallel at
-//	  adjacent missing blocks                          goroutines once; each chunk that ends pumps again
+//	                        2nd near read in a row
+//	  +-------------------+ ----------------------> +----------------------+
+//	  |      RANDOM       |                         |      SEQUENTIAL      |
+//	  | W = 0             |                         | W = 2F on entry      | ---+ near read with
+//	  | a read fetches    |                         | pump keeps           |    | lastEnd >= growAt:
+//	  | only its missing  |                         | [ahead, lastEnd+W)   | <--+ W = min(2W, MaxWindow)
+//	  | blocks: one fetch | <---------------------- | claimed, F bytes a   |      growAt = lastEnd+W
+//	  | per run of        |   far read (a seek):    | fetch, <= MaxParallel|
+//	  | adjacent blocks   |   W = 0, ahead = 0      | fetches at once      |
+//	  +-------------------+                         +----------------------+
 //
+// A read-ahead fetch that ends pumps again, so the window refills while
+// the reader is busy elsewhere.
 // Fetches already in flight when the reader seeks are left to finish: their
 // blocks land in the cache. A read-ahead fetch that fails inserts nothing
 // and reports nothing; a read that then needs its blocks fetches them

@@ -37,7 +37,7 @@ type ReadAheadOptions struct {
 	MaxParallel int
 	// FetchSize is the most bytes one fetch asks for. Default 4 MiB; it is
 	// rounded down to a multiple of the block size (at least one block)
-	// and capped so that a fetch's buffers fit the memory budget.
+	// and, for read-ahead, capped at half the window.
 	FetchSize int64
 }
 
@@ -87,19 +87,15 @@ func NewFileReader(c *BlockCache, file uint64, version string, size int64, fetch
 	if opts.MaxWindow == 0 {
 		opts.MaxWindow = DefaultMaxWindow
 	}
-	// A fetch of several blocks holds twice its size (its buffer, then the
-	// blocks), so cap it at half of what it may reserve.
 	fetchSize := max(roundDown(opts.FetchSize, r.bs), r.bs)
 	r.runMax = max(min(fetchSize, roundDown(c.budget/2, r.bs)), r.bs)
-	// The window's bytes are in memory once fetched and twice over while
-	// in flight (see fetchRun): a quarter of the budget keeps room for the
-	// blocks the reader is on.
-	r.maxWindow = min(opts.MaxWindow, c.budget/4)
 	r.backTol = max(2*r.bs, 1<<20)
-	r.chunk = min(fetchSize, roundDown(c.raLimit/2, r.bs), roundDown(r.maxWindow, r.bs))
-	if r.chunk < r.bs && c.raLimit >= r.bs && r.maxWindow >= r.bs {
-		r.chunk = r.bs // a single-block fetch holds only its block
-	}
+	// A reader's read-ahead (fetched or in flight, up to a window plus a
+	// chunk) stays within a quarter of the budget, so that it never evicts
+	// its own blocks before they are read; all readers together hold at
+	// most raLimit in flight.
+	r.maxWindow = min(opts.MaxWindow, c.budget/4)
+	r.chunk = min(fetchSize, roundDown(r.maxWindow/2, r.bs))
 	if r.chunk < r.bs {
 		r.chunk, r.maxWindow = 0, 0
 	}
