@@ -126,8 +126,9 @@ type BlockCache struct {
 	free      map[int64][][]byte
 	freeBytes int64
 	// INVARIANT: memBytes+reserved+freeBytes <= budget; raReserved <= raLimit.
-	// changed is closed (and replaced) whenever memBytes or reserved falls,
-	// waking callers waiting for budget.
+
+	// changed is closed (and replaced) whenever memory is freed or a
+	// reservation ends, waking callers waiting in reserve.
 	changed chan struct{}
 	stats   BlockStats // counters only; gauges are computed by Stats
 }
@@ -236,9 +237,9 @@ func (c *BlockCache) putSlab(file uint64, version string, first int64, data []by
 	s := &slab{buf: data, size: int64(len(data)), shared: true}
 	for try := 0; try < 2; try++ {
 		c.mu.Lock()
-		if c.touchAllLocked(file, version, first, s.size) {
+		if c.touchAllLocked(file, version, first, s.size) || c.reserved+s.size > c.budget {
 			c.mu.Unlock()
-			return
+			return // cached already, or it could not fit
 		}
 		_, fits, spills := c.roomLocked(s.size, false)
 		if fits {

@@ -33,18 +33,25 @@ func (r *FileReader) load(ctx context.Context, cls []claim, p []byte, off int64,
 		}
 		return nil
 	}
+	if len(runs) == 1 {
+		return r.fetchRunSlot(ctx, runs[0], p, off)
+	}
 	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.maxParallel)
 	for _, run := range runs {
-		g.Go(func() error {
-			if err := r.sem.Acquire(gctx, 1); err != nil {
-				r.c.abandon(run...)
-				return err
-			}
-			defer r.sem.Release(1)
-			return r.fetchRun(gctx, run, p, off, false)
-		})
+		g.Go(func() error { return r.fetchRunSlot(gctx, run, p, off) })
 	}
 	return g.Wait()
+}
+
+// fetchRunSlot is fetchRun for a read: it first takes a fetch slot.
+func (r *FileReader) fetchRunSlot(ctx context.Context, run []claim, p []byte, off int64) error {
+	if err := r.sem.Acquire(ctx, 1); err != nil {
+		r.c.abandon(run...)
+		return err
+	}
+	defer r.sem.Release(1)
+	return r.fetchRun(ctx, run, p, off, false)
 }
 
 // splitRuns groups claims into runs of adjacent blocks, each at most one

@@ -99,7 +99,7 @@ func (r *FileReader) pumpLocked() {
 	}
 	target := min(r.lastEnd+r.window, r.size)
 	for r.ahead < target {
-		if !r.sem.TryAcquire(1) {
+		if r.running.Load() >= r.raMax || !r.sem.TryAcquire(1) {
 			return // a read-ahead goroutine pumps again when it ends
 		}
 		start := r.ahead

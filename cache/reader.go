@@ -34,6 +34,8 @@ type ReadAheadOptions struct {
 	// a quarter of the cache's memory budget.
 	MaxWindow int64
 	// MaxParallel is the most fetches in flight for one reader. Default 8.
+	// Read-ahead takes at most MaxParallel-1 of them (when MaxParallel > 1)
+	// so that a read never queues behind read-ahead.
 	MaxParallel int
 	// FetchSize is the most bytes one fetch asks for. Default 4 MiB; it is
 	// rounded down to a multiple of the block size (at least one block)
@@ -63,12 +65,14 @@ type FileReader struct {
 	chunk     int64 // bytes of one read-ahead fetch; 0 when read-ahead is off
 	maxWindow int64 // 0 when read-ahead is off
 
-	sem     *semaphore.Weighted // fetches in flight, MaxParallel
-	ctx     context.Context     // read-ahead runs under it; Close cancels it
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup // read-ahead goroutines
-	fetched atomic.Int64   // bytes returned by fetch
-	running atomic.Int64   // read-ahead goroutines alive
+	maxParallel int                 // MaxParallel
+	raMax       int64               // most read-ahead fetches at once: one slot stays for reads
+	sem         *semaphore.Weighted // fetches in flight, MaxParallel
+	ctx         context.Context     // read-ahead runs under it; Close cancels it
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup // read-ahead goroutines
+	fetched     atomic.Int64   // bytes returned by fetch
+	running     atomic.Int64   // read-ahead goroutines alive
 
 	mu sync.Mutex // protects the fields below (the read-ahead state, see readahead.go)
 	raState
@@ -99,6 +103,8 @@ func NewFileReader(c *BlockCache, file uint64, version string, size int64, fetch
 	if r.chunk < r.bs {
 		r.chunk, r.maxWindow = 0, 0
 	}
+	r.maxParallel = opts.MaxParallel
+	r.raMax = int64(max(opts.MaxParallel-1, 1))
 	r.sem = semaphore.NewWeighted(int64(opts.MaxParallel))
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	return r
