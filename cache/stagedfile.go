@@ -244,8 +244,9 @@ func (f *StagedFile) Remove() error {
 		err = f.f.Close()
 		f.f = nil
 	}
-	f.s.forget(f.id)
-	return errors.Join(err, removeBoth(f.s.path(f.id, dataSuffix), f.s.path(f.id, sidecarSuffix)))
+	err = errors.Join(err, removeBoth(f.s.path(f.id, dataSuffix), f.s.path(f.id, sidecarSuffix)))
+	f.s.forget(f.id) // only now: Leftovers must not list a file being removed
+	return err
 }
 
 // closeFile closes the data file, keeping it on disk (Staging.Close).
