@@ -3,15 +3,16 @@
 // presigned ranged GETs), sync writes (chunk batches and parallel presigned
 // multipart uploads) and runs, plus the metadata helper run through them.
 // It knows nothing of inodes; every wire name lives in transport/wire.
+//
+// Every failure is an *Error (errors.go). Every exchange is bounded: API
+// calls by Config.RequestTimeout, runs by their own timeout plus a margin,
+// and body transfers of any size by a watchdog that cuts them when no byte
+// moves for Config.TransferStall (watchdog.go).
 package transport
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -22,189 +23,86 @@ import (
 
 // Client talks to one VM. It is safe for concurrent use.
 type Client struct {
-	cfg  Config
-	base string // resolved API base URL, no trailing slash
-	http *http.Client
+	cfg   Config
+	base  string // resolved API base URL, no trailing slash
+	http  *http.Client
+	retry retrier
 }
 
-// New validates cfg and builds a client.
+// New validates cfg, fills in its defaults and builds a client.
 func New(cfg Config) (*Client, error) {
 	cfg = cfg.withDefaults()
 	if cfg.APIKey == "" {
-		return nil, errors.New("no API key: set ARKER_API_KEY (or AUTH_KEY), or pass --api-key-file")
+		return nil, errors.New("no API key: set ARKER_API_KEY (or AUTH_KEY) or pass --api-key-file")
 	}
 	if cfg.VMID == "" {
 		return nil, errors.New("no VM id given")
 	}
-	base, err := cfg.endpoint()
+	base, err := cfg.Endpoint()
 	if err != nil {
 		return nil, err
 	}
-	tr := &http.Transport{
+	c := &Client{cfg: cfg, base: base, http: &http.Client{Transport: newHTTPTransport()}}
+	c.retry = retrier{policy: cfg.Retry, logf: c.debugf}
+	return c, nil
+}
+
+// newHTTPTransport is the one transport a client shares among all its
+// requests, tuned for many parallel transfers to one host: HTTP/1.1 with
+// keep-alive (one TCP connection per transfer in flight rather than
+// HTTP/2 streams sharing one window), enough idle connections kept for a
+// full parallel upload or read-ahead, large buffers, and no transparent
+// compression (ranges of binary files).
+func newHTTPTransport() *http.Transport {
+	var protos http.Protocols
+	protos.SetHTTP1(true)
+	return &http.Transport{
+		Protocols:             &protos,
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:          128,
 		MaxIdleConnsPerHost:   64,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: 0, // bounded by each request's context
 		ExpectContinueTimeout: time.Second,
-		ForceAttemptHTTP2:     true,
+		DisableCompression:    true,
+		WriteBufferSize:       256 << 10,
+		ReadBufferSize:        256 << 10,
 	}
-	return &Client{cfg: cfg, base: base, http: &http.Client{Transport: tr}}, nil
 }
 
-// Config returns the client's configuration (with defaults filled in).
+// Close releases the client's idle connections. A client is still usable
+// after Close (new connections are made as needed).
+func (c *Client) Close() { c.http.CloseIdleConnections() }
+
+// Config returns the client's configuration, defaults filled in.
 func (c *Client) Config() Config { return c.cfg }
 
+// debugf logs through Config.Debug. Nothing logged carries the key or a
+// presigned URL's token.
 func (c *Client) debugf(format string, args ...any) {
 	if c.cfg.Debug != nil {
 		c.cfg.Debug(format, args...)
 	}
 }
 
-// vmURL is the URL of a per-VM endpoint.
+// vmURL is the URL of a per-VM endpoint; the VM id is one escaped segment.
 func (c *Client) vmURL(suffix string) string {
 	return c.base + wire.PathVM + url.PathEscape(c.cfg.VMID) + suffix
 }
 
-// call is one JSON exchange with the API.
-type call struct {
-	op, path string // for errors: what and which VM path
-	method   string
-	url      string
-	body     any               // marshalled as JSON when non-nil
-	header   map[string]string // extra headers
-	timeout  time.Duration     // 0 = cfg.RequestTimeout
-}
-
-// do performs one attempt of c and decodes a 2xx answer into out.
-func (cl *Client) do(ctx context.Context, c call, out any) error {
-	timeout := c.timeout
-	if timeout == 0 {
-		timeout = cl.cfg.RequestTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	var body io.Reader
-	if c.body != nil {
-		b, err := json.Marshal(c.body)
-		if err != nil {
-			return &Error{Code: CodeProtocol, Op: c.op, Path: c.path, Err: fmt.Errorf("encoding request: %w", err)}
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, c.method, c.url, body)
-	if err != nil {
-		return &Error{Code: CodeBadRequest, Op: c.op, Path: c.path, Err: err}
-	}
-	req.Header.Set(wire.HeaderAuthorization, "Bearer "+cl.cfg.APIKey)
+// apiCall is an exchange with the API proper: bearer auth, a JSON body,
+// bounded by RequestTimeout as a whole.
+func (c *Client) apiCall(op, path, method, suffix string, body any) (*exchange, error) {
+	x := &exchange{op: op, path: path, method: method, url: c.vmURL(suffix), limit: c.cfg.RequestTimeout}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for k, v := range c.header {
-		req.Header.Set(k, v)
-	}
-	start := time.Now()
-	resp, err := cl.http.Do(req)
-	if err != nil {
-		cl.debugf("%s %s: %v", c.method, c.op, err)
-		return netError(ctx, c.op, c.path, err)
-	}
-	defer resp.Body.Close()
-	cl.debugf("%s %s → %d in %v", c.method, c.op, resp.StatusCode, time.Since(start).Round(time.Millisecond))
-	if resp.StatusCode/100 != 2 {
-		return statusError(resp, c.op, c.path)
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		if ctx.Err() != nil {
-			return netError(ctx, c.op, c.path, err)
+		b, err := jsonBody(body)
+		if err != nil {
+			return nil, &Error{Code: CodeInvalid, Op: op, Path: path, Err: err}
 		}
-		return &Error{Code: CodeNetworkError, Op: c.op, Path: c.path, Err: fmt.Errorf("reading the answer: %w", err)}
+		x.body, x.json = b, true
 	}
-	return nil
-}
-
-// netError classifies a failure to get an answer.
-func netError(ctx context.Context, op, path string, err error) error {
-	switch {
-	case errors.Is(context.Cause(ctx), errStalled):
-		return &Error{Code: CodeTimeout, Op: op, Path: path, Message: "transfer stalled", Err: errStalled}
-	case errors.Is(ctx.Err(), context.Canceled) || errors.Is(err, context.Canceled):
-		return &Error{Code: CodeNetworkError, Op: op, Path: path, Message: "cancelled", Err: context.Canceled}
-	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
-		return &Error{Code: CodeTimeout, Op: op, Path: path, Message: "timed out", Err: err}
-	}
-	return &Error{Code: CodeNetworkError, Op: op, Path: path, Err: err}
-}
-
-// errStalled cancels a transfer that stopped making progress.
-var errStalled = errors.New("no progress within the stall limit")
-
-// statusError reads an error answer: {code, message, errno} when the body
-// is JSON, else a code from the status alone.
-func statusError(resp *http.Response, op, path string) error {
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	var eb wire.ErrorBody
-	if json.Unmarshal(b, &eb) != nil || eb.Code == "" {
-		eb.Code = codeForStatus(resp.StatusCode)
-		eb.Message = http.StatusText(resp.StatusCode)
-	}
-	return bodyError(eb, resp.StatusCode, op, path)
-}
-
-// bodyError turns an error body into an *Error; an errno names the file
-// condition more precisely than the API code.
-func bodyError(eb wire.ErrorBody, status int, op, path string) *Error {
-	code := Code(eb.Code)
-	if eb.Errno != "" {
-		if fc := CodeForErrno(eb.Errno); fc != CodeIO || eb.Errno == "EIO" {
-			code = fc
-		}
-	}
-	return &Error{Code: code, Message: eb.Message, Status: status, Op: op, Path: path}
-}
-
-func codeForStatus(status int) string {
-	switch {
-	case status == 400 || status == 416:
-		return wire.CodeBadRequest
-	case status == 401:
-		return wire.CodeUnauthorized
-	case status == 403:
-		return wire.CodeForbidden
-	case status == 404:
-		return wire.CodeNotFound
-	case status == 409 || status == 412:
-		return wire.CodeConflict
-	case status == 413:
-		return wire.CodePayloadTooLarge
-	case status == 429:
-		return wire.CodeResourcePressure
-	case status == 501:
-		return wire.CodeNotImplemented
-	case status == 503:
-		return wire.CodeUnavailable
-	case status >= 500:
-		return wire.CodeInternal
-	}
-	return wire.CodeBadRequest
-}
-
-// DescribeVM asks the API about the VM: the one call that proves the key
-// and the VM id.
-func (c *Client) DescribeVM(ctx context.Context) (*VMInfo, error) {
-	var vm wire.VM
-	err := c.retry(ctx, true, func(ctx context.Context) error {
-		return c.do(ctx, call{op: "describe VM", method: http.MethodGet, url: c.vmURL("")}, &vm)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &VMInfo{ID: vm.VMID, Name: vm.Name, State: vm.State}, nil
+	return x, nil
 }
 
 // VMInfo is what GET /v1/vms/{id} says about the VM.
@@ -212,4 +110,22 @@ type VMInfo struct {
 	ID    string
 	Name  string
 	State string
+}
+
+// DescribeVM asks the API about the VM: the one call that proves the key
+// and the VM id (unknown VM: CodeNotFound; bad key: CodeUnauthorized).
+func (c *Client) DescribeVM(ctx context.Context) (*VMInfo, error) {
+	x, err := c.apiCall("describe VM", "", http.MethodGet, "", nil)
+	if err != nil {
+		return nil, err
+	}
+	var vm wire.VM
+	err = c.retry.do(ctx, x.op, func(ctx context.Context) error {
+		_, err := c.doJSON(ctx, x, &vm)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &VMInfo{ID: vm.VMID, Name: vm.Name, State: vm.State}, nil
 }

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -130,19 +131,24 @@ func CodeOf(err error) Code {
 func IsNotFound(err error) bool { return CodeOf(err) == CodeNotFound }
 
 // IsRetryable reports whether repeating the same request may succeed:
-// network failures, timeouts, 5xx, 429, unavailable and resource_pressure.
+// network failures, timeouts, internal, unavailable and resource_pressure
+// (but not a full disk), and any other 5xx or 429 answer. A cancelled call
+// is not retryable.
 func IsRetryable(err error) bool {
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
 	var e *Error
 	if !errors.As(err, &e) {
 		return false
 	}
 	switch e.Code {
-	case CodeNetworkError, CodeUnavailable, CodeResourcePressure, CodeTimeout:
+	case CodeNetworkError, CodeUnavailable, CodeResourcePressure, CodeTimeout, CodeInternal:
 		return true
-	case CodeInternal:
-		return true
+	case CodeNotImplemented, CodeUnsupportedOperation, CodeNoSpace, CodeStale:
+		return false
 	}
-	return e.Status == 429 || e.Status >= 500 && e.Code != CodeNotImplemented && e.Code != CodeUnsupportedOperation && e.Code != CodeNoSpace
+	return e.Status == 429 || e.Status >= 500
 }
 
 // IsPermanent reports whether err will not go away by retrying.

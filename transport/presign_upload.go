@@ -2,9 +2,11 @@ package transport
 
 import (
 	"context"
-	"io"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"net/http"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -12,149 +14,188 @@ import (
 	"github.com/arker-ai/arkerfs/transport/wire"
 )
 
-type (
-	timeDuration = time.Duration
-)
-
-const timeSecond = time.Second
-
 // uploadLarge sends one file by presign → parallel part PUTs → commit.
-// The whole-file sha256 is computed in a pass that runs alongside the
-// parts; at most MaxParallel parts are in memory at once.
+//
+// One goroutine reads the parts from the source in order, each into one
+// of MaxParallel buffers, and hands each part to two consumers: a PUT
+// (run by an errgroup, so that up to MaxParallel are in flight) and the
+// hasher, which feeds the whole-file sha256 in order. A buffer returns to
+// the pool when both are done with it, so the file is read once and at
+// most MaxParallel parts are in memory.
 func (c *Client) uploadLarge(ctx context.Context, u Upload) UploadResult {
-	fail := func(err error) UploadResult { return UploadResult{Path: u.Path, Err: err} }
-	parts, err := c.presign(ctx, u)
+	pu := &partURLs{c: c, u: u, partSize: partSizeFor(u.Size)}
+	if err := c.retry.do(ctx, "presign", pu.fetch); err != nil {
+		return UploadResult{Path: u.Path, Err: err}
+	}
+	sum, err := c.sendParts(ctx, u, pu)
 	if err != nil {
-		return fail(err)
-	}
-	sumc := make(chan string, 1)
-	errc := make(chan error, 1)
-	go func() {
-		s, err := hashSource(u.Source, u.Size)
-		sumc <- s
-		errc <- err
-	}()
-	var mu sync.Mutex // protects parts (replaced when URLs are renewed)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(c.cfg.MaxParallel)
-	for i := range parts {
-		i := i
-		g.Go(func() error {
-			mu.Lock()
-			part := parts[i]
-			mu.Unlock()
-			buf := make([]byte, part.Range.Length)
-			if _, err := u.Source.ReadAt(buf, part.Range.Offset); err != nil && err != io.EOF {
-				return &Error{Code: CodeIO, Op: "upload", Path: u.Path, Message: "reading staged data", Err: err}
-			}
-			renew := false
-			return c.retry(gctx, true, func(ctx context.Context) error {
-				if renew {
-					fresh, err := c.presign(ctx, u)
-					if err != nil {
-						return err
-					}
-					mu.Lock()
-					parts = fresh
-					part = parts[i]
-					mu.Unlock()
-					renew = false
-				}
-				err := c.putPart(ctx, u.Path, part, buf)
-				if e, ok := err.(*Error); ok && e.Code == CodeForbidden {
-					renew = true // expired: presign again under the same upload id
-					e.Code = CodeUnavailable
-				}
-				return err
-			})
-		})
-	}
-	perr := g.Wait()
-	sum, herr := <-sumc, <-errc
-	if perr != nil {
-		return fail(perr)
-	}
-	if herr != nil {
-		return fail(&Error{Code: CodeIO, Op: "upload", Path: u.Path, Message: "reading staged data", Err: herr})
+		return UploadResult{Path: u.Path, Err: err}
 	}
 	return c.commit(ctx, u, sum)
 }
 
-// presign asks for the part URLs of u.
-func (c *Client) presign(ctx context.Context, u Upload) ([]wire.PresignedPart, error) {
-	p, enc := encodePath(u.Path)
-	size := u.Size
-	req := wire.SyncWriteRequest{Writes: []wire.SyncWriteEntry{{Type: wire.WritePresign, Path: p, PathEncoding: enc,
-		UploadID: u.UploadID, Size: &size, PartSize: wire.PartSize}}}
-	var resp wire.SyncWriteResponse
-	err := c.retry(ctx, true, func(ctx context.Context) error {
-		return c.do(ctx, call{op: "presign", path: u.Path, method: http.MethodPost, url: c.vmURL(wire.SuffixSync), body: req}, &resp)
-	})
-	if err != nil {
-		return nil, err
+// sendParts PUTs every part of u and returns the file's sha256 (hex).
+func (c *Client) sendParts(ctx context.Context, u Upload, pu *partURLs) (string, error) {
+	g, gctx := errgroup.WithContext(ctx)
+	pool := &bufPool{free: make(chan []byte, c.cfg.MaxParallel), max: c.cfg.MaxParallel, size: int(pu.partSize)}
+	hashq := make(chan *partBuf, c.cfg.MaxParallel) // never blocks: at most MaxParallel buffers exist
+	h := sha256.New()
+	hashed := make(chan struct{})
+	go func() {
+		defer close(hashed)
+		for pb := range hashq {
+			h.Write(pb.data)
+			pb.release()
+		}
+	}()
+	var readErr error
+	for i, part := range pu.layout() {
+		buf, err := pool.get(gctx)
+		if err != nil {
+			break // a PUT failed, or ctx ended: g.Wait or ctx says which
+		}
+		data := buf[:part.Length]
+		if err := readFullAt(u.Source, data, part.Offset); err != nil {
+			pool.put(buf)
+			readErr = &Error{Code: CodeIO, Op: "upload", Path: u.Path, Message: "reading the source", Err: err}
+			break
+		}
+		pb := &partBuf{data: data, buf: buf, pool: pool}
+		pb.refs.Store(2)
+		hashq <- pb
+		g.Go(func() error {
+			defer pb.release()
+			return c.putPart(gctx, pu, i, data)
+		})
 	}
-	if len(resp.Results) != 1 {
-		return nil, &Error{Code: CodeProtocol, Op: "presign", Path: u.Path, Message: "want one result"}
+	close(hashq)
+	putErr := g.Wait()
+	<-hashed
+	switch {
+	case readErr != nil:
+		return "", readErr
+	case putErr != nil:
+		return "", putErr
+	case ctx.Err() != nil:
+		return "", ctxFailure(ctx, "upload", u.Path)
 	}
-	r := resp.Results[0]
-	if r.Error != nil {
-		return nil, bodyError(*r.Error, 0, "presign", u.Path)
-	}
-	var covered int64
-	for _, pt := range r.Parts {
-		covered += pt.Range.Length
-	}
-	if covered != u.Size || len(r.Parts) == 0 {
-		return nil, &Error{Code: CodeProtocol, Op: "presign", Path: u.Path, Message: "parts do not cover the file"}
-	}
-	return r.Parts, nil
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// putPart uploads one part's bytes.
-func (c *Client) putPart(ctx context.Context, path string, part wire.PresignedPart, buf []byte) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	stalled := func() { cancel(errStalled) }
-	body := watchStall(bytesReader(buf), c.cfg.TransferStall, stalled)
-	defer body.stop()
+// putPart uploads part i, retrying failures with the same bytes. A URL
+// the server refuses (403: expired) is renewed by a new presign for the
+// same upload id, which keeps the parts already received.
+func (c *Client) putPart(ctx context.Context, pu *partURLs, i int, data []byte) error {
+	return c.retry.do(ctx, "upload part", func(ctx context.Context) error {
+		part, gen, err := pu.get(ctx, i, 0)
+		if err != nil {
+			return err
+		}
+		err = c.putOnce(ctx, pu.u.Path, part, data)
+		if e, ok := errors.AsType[*Error](err); ok && e.Status == http.StatusForbidden {
+			c.debugf("upload %q: part %d URL refused (%s), renewing", pu.u.Path, part.Part, e.Message)
+			if part, _, err = pu.get(ctx, i, gen); err != nil {
+				return err
+			}
+			err = c.putOnce(ctx, pu.u.Path, part, data)
+		}
+		return err
+	})
+}
+
+// putOnce is one PUT of a part's bytes.
+func (c *Client) putOnce(ctx context.Context, path string, part wire.PresignedPart, data []byte) error {
 	method := part.Method
 	if method == "" {
 		method = http.MethodPut
 	}
-	req, err := http.NewRequestWithContext(ctx, method, part.URL, body)
+	x := &exchange{op: "upload part", path: path, method: method, url: part.URL, presigned: true, body: data}
+	a, err := c.send(ctx, x)
 	if err != nil {
-		return &Error{Code: CodeProtocol, Op: "upload part", Path: path, Err: err}
+		return err
 	}
-	req.ContentLength = int64(len(buf))
-	req.GetBody = nil
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return netError(ctx, "upload part", path, err)
+	defer a.Close()
+	if !a.ok() {
+		return a.statusError()
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return statusError(resp, "upload part", path)
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	return nil
 }
 
-// commit finishes a presigned upload.
+// commitRate is the server's hashing and copying speed that a commit's
+// answer wait allows for: RequestTimeout plus a second per commitRate
+// bytes of the file.
+const commitRate = 32 << 20
+
+// commit finishes a presigned upload, retried under the same upload id
+// (a retry of a commit that landed answers the stored result).
 func (c *Client) commit(ctx context.Context, u Upload, sum string) UploadResult {
 	p, enc := encodePath(u.Path)
 	size := u.Size
 	req := wire.SyncWriteRequest{Writes: []wire.SyncWriteEntry{{Type: wire.WriteCommit, Path: p, PathEncoding: enc,
 		UploadID: u.UploadID, Size: &size, SHA256: sum, Mode: u.Mode}}}
+	x, err := c.apiCall("commit", u.Path, http.MethodPost, wire.SuffixSync, req)
+	if err != nil {
+		return UploadResult{Path: u.Path, Err: err}
+	}
+	x.limit, x.wait = 0, c.cfg.RequestTimeout+time.Duration(u.Size/commitRate)*time.Second
 	var resp wire.SyncWriteResponse
-	err := c.retry(ctx, true, func(ctx context.Context) error {
-		return c.do(ctx, call{op: "commit", path: u.Path, method: http.MethodPost, url: c.vmURL(wire.SuffixSync),
-			body: req, timeout: c.bodyTimeout(u.Size)}, &resp)
+	err = c.retry.do(ctx, x.op, func(ctx context.Context) error {
+		_, err := c.doJSON(ctx, x, &resp)
+		if err == nil && len(resp.Results) != 1 {
+			err = &Error{Code: CodeProtocol, Op: x.op, Path: u.Path, Message: "want one result"}
+		}
+		if err == nil && resp.Results[0].Error != nil {
+			// Retryable only if the server says so (e.g. unavailable).
+			err = bodyError(*resp.Results[0].Error, 0, "upload", u.Path)
+		}
+		return err
 	})
 	if err != nil {
 		return UploadResult{Path: u.Path, Err: err}
 	}
-	if len(resp.Results) != 1 {
-		return UploadResult{Path: u.Path, Err: &Error{Code: CodeProtocol, Op: "commit", Path: u.Path, Message: "want one result"}}
-	}
-	return writeResult(u.Path, resp.Results[0])
+	return writeResult(u, sum, resp.Results[0])
 }
+
+// partBuf is one part's bytes, shared by its PUT and the hasher; the last
+// of the two to finish returns the buffer to the pool.
+type partBuf struct {
+	data []byte
+	buf  []byte
+	pool *bufPool
+	refs atomic.Int32
+}
+
+func (pb *partBuf) release() {
+	if pb.refs.Add(-1) == 0 {
+		pb.pool.put(pb.buf)
+	}
+}
+
+// bufPool hands out at most max buffers of size bytes, made on demand.
+// get is called from one goroutine only; put from any.
+type bufPool struct {
+	free chan []byte
+	max  int
+	size int
+	made int // buffers made so far; touched by get alone
+}
+
+func (p *bufPool) get(ctx context.Context) ([]byte, error) {
+	select {
+	case b := <-p.free:
+		return b, nil
+	default:
+	}
+	if p.made < p.max {
+		p.made++
+		return make([]byte, p.size), nil
+	}
+	select {
+	case b := <-p.free:
+		return b, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (p *bufPool) put(b []byte) { p.free <- b }

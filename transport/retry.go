@@ -6,22 +6,32 @@ import (
 	"time"
 )
 
-// retry runs attempt until it succeeds, fails permanently, the context
-// ends, or the policy's attempts are spent. Only safe operations are
-// retried: reads, writes under their upload_id, runs with an idempotency
-// key. The backoff is exponential with full jitter.
-func (c *Client) retry(ctx context.Context, safe bool, attempt func(context.Context) error) error {
-	p := c.cfg.Retry
-	var err error
+// retrier repeats an operation whose failure may pass, the way restic's
+// retry backend wraps a backend: the operations of the client are written
+// as single attempts, and the ones that are safe to repeat are wrapped in
+// retrier.do. Safe to repeat are sync reads and presigned GETs, writes
+// (the server is idempotent on upload_id, and an attempt resends the same
+// bytes) and runs that carry an idempotency key. Anything else is called
+// directly, once.
+type retrier struct {
+	policy RetryPolicy
+	logf   func(format string, args ...any)
+}
+
+// do calls attempt until it succeeds, fails in a way IsRetryable calls
+// permanent, ctx ends, or the policy's attempts are spent. It returns the
+// last attempt's error. Between attempts it waits a full-jitter backoff.
+func (r retrier) do(ctx context.Context, what string, attempt func(context.Context) error) error {
 	for i := 0; ; i++ {
-		if err = attempt(ctx); err == nil {
+		err := attempt(ctx)
+		if err == nil {
 			return nil
 		}
-		if !safe || i+1 >= p.Attempts || !IsRetryable(err) || ctx.Err() != nil {
+		if i+1 >= r.policy.Attempts || !IsRetryable(err) || ctx.Err() != nil {
 			return err
 		}
-		d := backoff(p, i)
-		c.debugf("retrying after %v: %v", d.Round(time.Millisecond), err)
+		d := backoff(r.policy, i)
+		r.logf("%s: attempt %d of %d failed, retrying in %v: %v", what, i+1, r.policy.Attempts, d.Round(time.Millisecond), err)
 		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():
@@ -32,12 +42,15 @@ func (c *Client) retry(ctx context.Context, safe bool, attempt func(context.Cont
 	}
 }
 
-// backoff is the wait before attempt i+1: a random duration up to
-// min(Max, Base·2^i).
+// backoff is the wait after failed attempt i (from 0): uniform in
+// (0, min(Max, Base·2^i)].
 func backoff(p RetryPolicy, i int) time.Duration {
-	d := p.Base << min(i, 16)
+	d := p.Base << min(i, 30)
 	if d > p.Max || d <= 0 {
 		d = p.Max
 	}
-	return time.Duration(rand.Int64N(int64(d)) + 1)
+	if d <= 0 {
+		return 0
+	}
+	return time.Duration(rand.Int64N(int64(d))) + 1
 }

@@ -2,18 +2,19 @@ package transport
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/arker-ai/arkerfs/transport/wire"
 )
 
-// Object is a file as the last sync read saw it. Inline holds the whole
-// content when the server answered inline; otherwise ReadAt fetches ranges
-// through the presigned URL, re-resolving it when it expires.
+// Object is a file as one sync read saw it. Inline holds the whole content
+// when the server answered inline; otherwise ReadAt fetches ranges through
+// the presigned URL, re-resolving it when it expires. An Object is safe
+// for concurrent use; its exported fields must not change after Open.
 type Object struct {
 	Path    string
 	Size    int64
@@ -23,167 +24,120 @@ type Object struct {
 	p       presigned
 }
 
-// presigned is an object's current download URL.
+// presigned is an Object's current download URL.
 type presigned struct {
 	mu      sync.Mutex // protects the fields below; never held across a request
 	url     string
 	method  string
-	expires time.Time
+	expires time.Time // on the local clock; zero = unknown (used until refused)
+	gen     int       // counts the URLs this object has had
+	dead    error     // once the file is known to have changed: every read fails with it
+
+	renew singleflight.Group // one re-resolution at a time, shared by concurrent readers
 }
 
-// refreshMargin: a URL this close to expiry is re-resolved before use.
+// urlRef is one generation of an object's URL.
+type urlRef struct {
+	url, method string
+	gen         int
+}
+
+// refreshMargin: a URL this close to its expiry is re-resolved before use.
 const refreshMargin = 30 * time.Second
 
-// Open reads a file's description (and, for small files, its content)
-// with one sync read.
+// Open reads a file's description, and for a small file its content, with
+// one sync read. A missing file is CodeNotFound, a directory CodeIsDir.
 func (c *Client) Open(ctx context.Context, path string) (*Object, error) {
-	r, err := c.syncRead(ctx, path)
+	var r *wire.SyncReadResponse
+	var exp time.Time
+	err := c.retry.do(ctx, "sync read", func(ctx context.Context) error {
+		var err error
+		r, exp, err = c.syncRead(ctx, path)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
 	o := &Object{Path: path, Size: r.Size, Version: r.Version, MtimeNs: r.MtimeNs}
-	if r.Content != nil {
-		if o.Inline, err = decodeBytes(*r.Content, r.Encoding); err != nil {
-			return nil, &Error{Code: CodeProtocol, Op: "sync read", Path: path, Err: err}
-		}
-		if o.Inline == nil {
-			o.Inline = []byte{}
-		}
+	if r.Content == nil {
+		o.p.set(r, exp)
 		return o, nil
 	}
-	o.setURL(r)
+	if o.Inline, err = decodeBytes(*r.Content, r.Encoding); err != nil {
+		return nil, &Error{Code: CodeProtocol, Op: "sync read", Path: path, Message: "undecodable content", Err: err}
+	}
+	if int64(len(o.Inline)) != r.Size {
+		return nil, &Error{Code: CodeProtocol, Op: "sync read", Path: path, Message: "inline content does not match its size"}
+	}
 	return o, nil
 }
 
-func (c *Client) syncRead(ctx context.Context, path string) (*wire.SyncReadResponse, error) {
-	var r wire.SyncReadResponse
+// syncRead is one sync read exchange. It returns the answer and, for a
+// presigned one, the URL's expiry on the local clock.
+func (c *Client) syncRead(ctx context.Context, path string) (*wire.SyncReadResponse, time.Time, error) {
 	p, enc := encodePath(path)
-	err := c.retry(ctx, true, func(ctx context.Context) error {
-		return c.do(ctx, call{op: "sync read", path: path, method: http.MethodPost, url: c.vmURL(wire.SuffixSync),
-			body: wire.SyncReadRequest{Path: p, PathEncoding: enc}}, &r)
-	})
+	x, err := c.apiCall("sync read", path, http.MethodPost, wire.SuffixSync, wire.SyncReadRequest{Path: p, PathEncoding: enc})
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
-	if r.Content == nil && r.PresignedURL == "" {
-		return nil, &Error{Code: CodeProtocol, Op: "sync read", Path: path, Message: "answer has neither content nor presigned_url"}
+	var r wire.SyncReadResponse
+	hdr, err := c.doJSON(ctx, x, &r)
+	received := time.Now()
+	if err != nil {
+		return nil, time.Time{}, err
 	}
-	return &r, nil
+	switch {
+	case r.Content == nil && r.PresignedURL == "":
+		return nil, time.Time{}, &Error{Code: CodeProtocol, Op: x.op, Path: path, Message: "answer has neither content nor presigned_url"}
+	case r.Size < 0:
+		return nil, time.Time{}, &Error{Code: CodeProtocol, Op: x.op, Path: path, Message: "negative size"}
+	}
+	return &r, localExpiry(r.ExpiresAt, hdr.Get("Date"), received), nil
 }
 
-func (o *Object) setURL(r *wire.SyncReadResponse) {
-	o.p.mu.Lock()
-	defer o.p.mu.Unlock()
-	o.p.url, o.p.method = r.PresignedURL, r.Method
-	if o.p.method == "" {
-		o.p.method = http.MethodGet
+// localExpiry places a URL's expiry on the local clock: the server's
+// expires_at minus the server's Date is the URL's lifetime, counted from
+// when the answer arrived, so a skewed local clock neither keeps using a
+// dead URL nor refreshes a live one on every read. Without a usable Date
+// it is expires_at itself; without expires_at it is unknown (zero).
+func localExpiry(expiresAt, date string, received time.Time) time.Time {
+	exp, err := time.Parse(time.RFC3339Nano, expiresAt)
+	if err != nil {
+		return time.Time{}
 	}
-	o.p.expires, _ = time.Parse(time.RFC3339Nano, r.ExpiresAt)
+	if d, err := http.ParseTime(date); err == nil {
+		return received.Add(exp.Sub(d))
+	}
+	return exp
 }
 
-// url returns a download URL with time to spare, re-resolving it by a
-// new sync read when needed. A changed version means the file changed.
-func (c *Client) url(ctx context.Context, o *Object, force bool) (string, string, error) {
-	o.p.mu.Lock()
-	u, m, exp := o.p.url, o.p.method, o.p.expires
-	o.p.mu.Unlock()
-	if !force && (exp.IsZero() || time.Until(exp) > refreshMargin) {
-		return u, m, nil
+// set installs a new URL.
+func (p *presigned) set(r *wire.SyncReadResponse, exp time.Time) urlRef {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.url, p.method, p.expires = r.PresignedURL, r.Method, exp
+	if p.method == "" {
+		p.method = http.MethodGet
 	}
-	r, err := c.syncRead(ctx, o.Path)
-	if err != nil {
-		return "", "", err
-	}
-	if r.Version != o.Version {
-		return "", "", &Error{Code: CodeStale, Op: "read", Path: o.Path, Message: "the file changed since it was opened"}
-	}
-	if r.PresignedURL == "" { // shrank below the inline limit: same version cannot
-		return "", "", &Error{Code: CodeStale, Op: "read", Path: o.Path, Message: "the file is no longer served by URL"}
-	}
-	o.setURL(r)
-	return r.PresignedURL, r.Method, nil
+	p.gen++
+	return urlRef{url: p.url, method: p.method, gen: p.gen}
 }
 
-// ReadAt reads len(p) bytes at off (io.ReaderAt semantics: io.EOF when
-// the read reaches the end). It is safe for concurrent use on one Object.
-func (c *Client) ReadAt(ctx context.Context, o *Object, p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, &Error{Code: CodeInvalid, Op: "read", Path: o.Path, Message: "negative offset"}
+// kill marks the object stale for good.
+func (p *presigned) kill(err error) {
+	p.mu.Lock()
+	if p.dead == nil {
+		p.dead = err
 	}
-	if off >= o.Size {
-		return 0, io.EOF
-	}
-	want := int64(len(p))
-	if off+want > o.Size {
-		want = o.Size - off
-	}
-	var eof error
-	if want < int64(len(p)) {
-		eof = io.EOF
-	}
-	if o.Inline != nil {
-		n := copy(p, o.Inline[off:])
-		if int64(n) < want {
-			return n, &Error{Code: CodeProtocol, Op: "read", Path: o.Path, Message: "inline content shorter than its size"}
-		}
-		return n, eof
-	}
-	force := false
-	err := c.retry(ctx, true, func(ctx context.Context) error {
-		u, m, err := c.url(ctx, o, force)
-		if err != nil {
-			return err
-		}
-		err = c.getRange(ctx, o, u, m, p[:want], off)
-		if e, ok := err.(*Error); ok && e.Code == CodeForbidden {
-			force = true // expired or revoked: re-resolve, then try again
-			e.Code = CodeUnavailable
-		}
-		return err
-	})
-	if err != nil {
-		return 0, err
-	}
-	return int(want), eof
+	p.mu.Unlock()
 }
 
-// getRange fetches exactly len(p) bytes at off with one ranged GET.
-func (c *Client) getRange(ctx context.Context, o *Object, u, method string, p []byte, off int64) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	stalled := func() { cancel(errStalled) }
-	req, err := http.NewRequestWithContext(ctx, method, u, nil)
-	if err != nil {
-		return &Error{Code: CodeProtocol, Op: "read", Path: o.Path, Err: err}
-	}
-	req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off+int64(len(p))-1))
-	hdr := time.AfterFunc(c.cfg.RequestTimeout, stalled)
-	resp, err := c.http.Do(req)
-	hdr.Stop()
-	if err != nil {
-		return netError(ctx, "read", o.Path, err)
-	}
-	defer resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusPartialContent:
-	case http.StatusOK:
-		if off != 0 {
-			return &Error{Code: CodeProtocol, Op: "read", Path: o.Path, Message: "server ignored the Range header"}
-		}
-	case http.StatusPreconditionFailed:
-		e := statusError(resp, "read", o.Path).(*Error)
-		e.Code = CodeStale
-		return e
-	default:
-		return statusError(resp, "read", o.Path)
-	}
-	body := watchStall(resp.Body, c.cfg.TransferStall, stalled)
-	defer body.stop()
-	if _, err := io.ReadFull(body, p); err != nil {
-		if ctx.Err() != nil {
-			return netError(ctx, "read", o.Path, err)
-		}
-		return &Error{Code: CodeNetworkError, Op: "read", Path: o.Path, Message: "body cut short", Err: err}
-	}
-	return nil
+// current returns the URL if it may be used: known, not the generation
+// bad (refused by the server), and not within refreshMargin of expiry.
+func (p *presigned) current(bad int) (ref urlRef, usable bool, dead error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ref = urlRef{url: p.url, method: p.method, gen: p.gen}
+	usable = p.url != "" && p.gen != bad && (p.expires.IsZero() || time.Until(p.expires) > refreshMargin)
+	return ref, usable, p.dead
 }

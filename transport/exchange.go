@@ -1,0 +1,177 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/arker-ai/arkerfs/transport/wire"
+)
+
+// exchange is one HTTP request of the client, sent once (retries are the
+// caller's, see retry.go).
+type exchange struct {
+	op, path  string // what we are doing and the VM path concerned, for errors and logs
+	method    string
+	url       string
+	presigned bool              // a presigned URL: no bearer key, and the URL itself is secret
+	header    map[string]string // extra request headers
+	body      []byte            // request body, nil for none; bytes, so that a retry resends the same
+	json      bool              // body is JSON
+	wait      time.Duration     // longest wait for the answer once the body is sent; 0 = RequestTimeout
+	limit     time.Duration     // bound on the whole exchange; 0 = none beyond the watchdog
+}
+
+// shownURL is the URL as errors and logs may show it: a presigned URL's
+// token is a credential and is cut off.
+func (x *exchange) shownURL() string {
+	if !x.presigned {
+		return x.url
+	}
+	u, err := url.Parse(x.url)
+	if err != nil {
+		return "(presigned URL)"
+	}
+	return u.Scheme + "://" + u.Host + "/…(presigned)"
+}
+
+// answer is a response to an exchange. Its body is guarded by the
+// watchdog; Close it.
+type answer struct {
+	*http.Response
+	c       *Client
+	x       *exchange
+	parent  context.Context // the caller's context
+	ctx     context.Context // the exchange's own, cancelled by the watchdog
+	release func(cause error)
+	wd      *watchdog
+	body    *recvWatch
+	start   time.Time
+}
+
+// send performs x and returns the answer, whatever its status. A failure
+// to get an answer is an *Error.
+func (c *Client) send(parent context.Context, x *exchange) (*answer, error) {
+	if err := parent.Err(); err != nil {
+		return nil, c.failure(parent, parent, x, err)
+	}
+	wait := x.wait
+	if wait <= 0 {
+		wait = c.cfg.RequestTimeout
+	}
+	ctx, cancel := context.WithCancelCause(parent)
+	wd := newWatchdog(cancel, wait, errNoAnswer)
+	var limit *time.Timer
+	if x.limit > 0 {
+		limit = time.AfterFunc(x.limit, func() { cancel(errTooLong) })
+	}
+	var body io.Reader
+	if x.body != nil {
+		body = &sendWatch{r: bytes.NewReader(x.body), left: int64(len(x.body)), w: wd, stall: c.cfg.TransferStall, wait: wait}
+	}
+	req, err := http.NewRequestWithContext(ctx, x.method, x.url, body)
+	if err != nil {
+		wd.stop()
+		cancel(nil)
+		return nil, &Error{Code: CodeInvalid, Op: x.op, Path: x.path, Message: "building the request", Err: err}
+	}
+	if x.body != nil {
+		req.ContentLength = int64(len(x.body))
+		req.GetBody = func() (io.ReadCloser, error) {
+			return io.NopCloser(&sendWatch{r: bytes.NewReader(x.body), left: int64(len(x.body)), w: wd, stall: c.cfg.TransferStall, wait: wait}), nil
+		}
+	}
+	if !x.presigned {
+		req.Header.Set(wire.HeaderAuthorization, "Bearer "+c.cfg.APIKey)
+	}
+	if x.json {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range x.header {
+		req.Header.Set(k, v)
+	}
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	release := func(cause error) {
+		wd.stop()
+		if limit != nil {
+			limit.Stop()
+		}
+		cancel(cause)
+	}
+	if err != nil {
+		e := c.failure(parent, ctx, x, err)
+		release(nil)
+		c.debugf("%s %q: %s %s: %v (%v)", x.op, x.path, x.method, x.shownURL(), e, since(start))
+		return nil, e
+	}
+	wd.arm(c.cfg.TransferStall, errStalled)
+	a := &answer{Response: resp, c: c, x: x, parent: parent, ctx: ctx, release: release, wd: wd, start: start}
+	a.body = &recvWatch{ReadCloser: resp.Body, w: wd, stall: c.cfg.TransferStall}
+	a.Body = a.body
+	return a, nil
+}
+
+// Close reads what is left of a short body, so that the connection can
+// serve another request, and releases the exchange.
+func (a *answer) Close() {
+	_, _ = io.Copy(io.Discard, io.LimitReader(a.body, 64<<10))
+	_ = a.body.Close()
+	a.release(nil)
+	a.c.debugf("%s %q: %s %s → %d, %d bytes (%v)", a.x.op, a.x.path, a.x.method, a.x.shownURL(), a.StatusCode, a.body.n, since(a.start))
+}
+
+// fail classifies an error met while reading the answer's body.
+func (a *answer) fail(err error) *Error { return a.c.failure(a.parent, a.ctx, a.x, err) }
+
+// ok reports whether the status is 2xx.
+func (a *answer) ok() bool { return a.StatusCode/100 == 2 }
+
+// doJSON performs x, and decodes a 2xx answer's JSON body into out (nil:
+// ignore the body). It returns the answer's headers.
+func (c *Client) doJSON(ctx context.Context, x *exchange, out any) (http.Header, error) {
+	a, err := c.send(ctx, x)
+	if err != nil {
+		return nil, err
+	}
+	defer a.Close()
+	if !a.ok() {
+		return nil, a.statusError()
+	}
+	b, err := io.ReadAll(a.Body)
+	if err != nil {
+		return nil, a.fail(err)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			return nil, &Error{Code: CodeProtocol, Op: x.op, Path: x.path, Status: a.StatusCode,
+				Message: "undecodable answer", Err: err}
+		}
+	}
+	return a.Header, nil
+}
+
+// jsonBody marshals a request body.
+func jsonBody(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the request: %w", err)
+	}
+	return b, nil
+}
+
+// since is the time since start, rounded for logs.
+func since(start time.Time) time.Duration { return time.Since(start).Round(time.Microsecond * 100) }
+
+// errorsAsURL returns the *url.Error in err's chain, if any.
+func errorsAsURL(err error) (*url.Error, bool) {
+	var ue *url.Error
+	ok := errors.As(err, &ue)
+	return ue, ok
+}
