@@ -122,6 +122,9 @@ func (s *Server) Start(addr string) (string, error) {
 	}
 	s.srv = srv
 	s.url = "http://" + ln.Addr().String()
+	// Make the run sandbox now, before this process mounts anything that
+	// its namespace could copy; a failure is kept and answered per run.
+	_, _ = s.runs.getSandbox()
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.logf("emulator: serve: %v", err)

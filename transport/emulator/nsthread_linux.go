@@ -1,10 +1,13 @@
 package emulator
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"runtime"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -92,6 +95,7 @@ func enterPrivateHome(home string) error {
 	if err := unix.Mount("none", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("making mounts private: %w", err)
 	}
+	detachFUSEMounts()
 	fd, err := unix.Open(home, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("opening home: %w", err)
@@ -115,3 +119,46 @@ func enterPrivateHome(home string) error {
 	}
 	return nil
 }
+
+// detachFUSEMounts drops, inside the new namespace, the copies of FUSE
+// mounts it inherited. A copy would keep a FUSE connection alive after
+// its server unmounted it in the original namespace, so that the server
+// (an arkerfs mount of this very emulator, say) would never see its end.
+func detachFUSEMounts() {
+	f, err := os.Open("/proc/thread-self/mountinfo")
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	var points []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		pre, post, ok := strings.Cut(sc.Text(), " - ")
+		fields := strings.Fields(pre)
+		if !ok || len(fields) < 5 || !strings.HasPrefix(post, "fuse") {
+			continue
+		}
+		points = append(points, unescapeOctal(fields[4]))
+	}
+	// Deepest first, so that nested mounts go before their parents.
+	for i := len(points) - 1; i >= 0; i-- {
+		_ = unix.Unmount(points[i], unix.MNT_DETACH)
+	}
+}
+
+// unescapeOctal undoes mountinfo's \ooo escapes (space, tab, newline, \\).
+func unescapeOctal(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) && isOctal(s[i+1]) && isOctal(s[i+2]) && isOctal(s[i+3]) {
+			b.WriteByte((s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0'))
+			i += 3
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func isOctal(c byte) bool { return c >= '0' && c <= '7' }
