@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,11 @@ import (
 func (c *Client) uploadLarge(ctx context.Context, u Upload) UploadResult {
 	pu := &partURLs{c: c, u: u, partSize: partSizeFor(u.Size)}
 	if err := c.retry.do(ctx, "presign", pu.fetch); err != nil {
+		if CodeOf(err) == CodeConflict {
+			// Committed already, by an attempt whose answer was lost: the
+			// commit, sent again, answers the stored result.
+			return c.recommit(ctx, u, err)
+		}
 		return UploadResult{Path: u.Path, Err: err}
 	}
 	sum, err := c.sendParts(ctx, u, pu)
@@ -80,6 +86,21 @@ func (c *Client) sendParts(ctx context.Context, u Upload, pu *partURLs) (string,
 		return "", ctxFailure(ctx, "upload", u.Path)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// recommit answers an upload that the server says is committed already
+// (presign: conflict) by sending its commit again. If that fails too, the
+// presign's error stands.
+func (c *Client) recommit(ctx context.Context, u Upload, presignErr error) UploadResult {
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(u.Source, 0, u.Size)); err != nil {
+		return UploadResult{Path: u.Path, Err: &Error{Code: CodeIO, Op: "upload", Path: u.Path, Message: "reading the source", Err: err}}
+	}
+	r := c.commit(ctx, u, hex.EncodeToString(h.Sum(nil)))
+	if r.Err != nil {
+		r.Err = presignErr
+	}
+	return r
 }
 
 // putPart uploads part i, retrying failures with the same bytes. A URL
