@@ -98,7 +98,10 @@ func TestSlowDownloadNotCut(t *testing.T) {
 			}
 		}
 	})
-	c := rawClient(t, url, func(c *transport.Config) { c.TransferStall = 300 * time.Millisecond; c.RequestTimeout = 300 * time.Millisecond })
+	c := rawClient(t, url, func(c *transport.Config) {
+		c.TransferStall = 300 * time.Millisecond
+		c.RequestTimeout = 300 * time.Millisecond
+	})
 	o, err := c.Open(ctxT(t), "/home/user/f")
 	if err != nil {
 		t.Fatal(err)
