@@ -1,0 +1,43 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/arker-ai/arkerfs/transport"
+)
+
+// runStatus checks the key and the VM and says where requests go.
+func runStatus(args []string, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("status", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	var a apiFlags
+	a.register(fl)
+	pos, err := parseInterleaved(fl, args)
+	if err != nil {
+		return 2
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, "usage: arkerfs status [flags] VM")
+		return 2
+	}
+	cfg, err := a.config(pos[0], stderr)
+	if err != nil {
+		return fail(stderr, "%v", err)
+	}
+	client, err := transport.New(cfg)
+	if err != nil {
+		return fail(stderr, "%v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	vm, err := client.DescribeVM(ctx)
+	if err != nil {
+		return fail(stderr, "%v", describeErr(err, pos[0]))
+	}
+	fmt.Fprintf(stdout, "VM %s (%s) is %s\nconfig: %s\n", vm.ID, vm.Name, vm.State, cfg)
+	return 0
+}

@@ -1,0 +1,312 @@
+package fs
+
+import (
+	"context"
+	"syscall"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/arker-ai/arkerfs/transport"
+	"github.com/arker-ai/arkerfs/transport/helper"
+)
+
+// dirNode is a directory on the VM.
+type dirNode struct {
+	node
+}
+
+var (
+	_ = (gofs.NodeLookuper)((*dirNode)(nil))
+	_ = (gofs.NodeReaddirer)((*dirNode)(nil))
+	_ = (gofs.NodeGetattrer)((*dirNode)(nil))
+	_ = (gofs.NodeSetattrer)((*dirNode)(nil))
+	_ = (gofs.NodeStatfser)((*dirNode)(nil))
+)
+
+// Lookup finds name in the directory: from an open file not yet on the
+// VM, from the caches, or by fetching the directory's listing (which
+// fills the caches for every sibling at once).
+func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if ch := d.GetChild(name); ch != nil {
+		if f, ok := ch.Operations().(*fileNode); ok {
+			if e, local := f.localEntry(); local {
+				d.fsys.fillEntry(&e, ch.StableAttr().Ino, out)
+				return ch, 0
+			}
+		}
+	}
+	e, err := d.fsys.lookupPath(ctx, d.childPath(name))
+	if err != nil {
+		return nil, toErrno(err)
+	}
+	ch := d.fsys.newChild(ctx, &d.Inode, name, &e)
+	d.fsys.fillEntry(&e, ch.StableAttr().Ino, out)
+	return ch, 0
+}
+
+// Readdir lists the directory with every entry's type and inode number;
+// the kernel's READDIRPLUS then finds their attributes in the cache.
+func (d *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	entries, err := d.fsys.listDir(ctx, d.vmPath())
+	if err != nil {
+		return nil, toErrno(err)
+	}
+	list := make([]fuse.DirEntry, 0, len(entries)+2)
+	list = append(list,
+		fuse.DirEntry{Name: ".", Mode: syscall.S_IFDIR, Ino: d.StableAttr().Ino},
+		fuse.DirEntry{Name: "..", Mode: syscall.S_IFDIR})
+	seen := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		seen[e.Name] = true
+		ino := e.Attr.Ino
+		if ch := d.GetChild(e.Name); ch != nil && ch.StableAttr().Mode == typeBits(e.Attr.Type) {
+			ino = ch.StableAttr().Ino
+		}
+		list = append(list, fuse.DirEntry{Name: e.Name, Mode: typeBits(e.Attr.Type), Ino: ino})
+	}
+	// Files created here and not yet uploaded are listed too.
+	for name, ch := range d.Children() {
+		if f, ok := ch.Operations().(*fileNode); ok && !seen[name] {
+			if _, local := f.localEntry(); local {
+				list = append(list, fuse.DirEntry{Name: name, Mode: syscall.S_IFREG, Ino: ch.StableAttr().Ino})
+			}
+		}
+	}
+	return gofs.NewListDirStream(list), 0
+}
+
+func (d *dirNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	return d.getattr(ctx, out)
+}
+
+func (d *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if _, ok := in.GetSize(); ok {
+		return syscall.EISDIR
+	}
+	return d.setattr(ctx, in, out)
+}
+
+var (
+	_ = (gofs.NodeMkdirer)((*dirNode)(nil))
+	_ = (gofs.NodeCreater)((*dirNode)(nil))
+	_ = (gofs.NodeUnlinker)((*dirNode)(nil))
+	_ = (gofs.NodeRmdirer)((*dirNode)(nil))
+	_ = (gofs.NodeRenamer)((*dirNode)(nil))
+	_ = (gofs.NodeSymlinker)((*dirNode)(nil))
+	_ = (gofs.NodeLinker)((*dirNode)(nil))
+	_ = (gofs.NodeMknoder)((*dirNode)(nil))
+)
+
+func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if e := d.readOnly(); e != 0 {
+		return nil, e
+	}
+	p := d.childPath(name)
+	r, err := d.fsys.metaOp(ctx, transport.MetaOp{Kind: helper.OpMkdir, Path: p, Mode: mode & 07777})
+	if err != nil {
+		d.fsys.meta.forget(p)
+		return nil, toErrno(err)
+	}
+	return d.added(ctx, name, p, r, out)
+}
+
+// added records a child our own operation made, and answers the kernel.
+func (d *dirNode) added(ctx context.Context, name, p string, r transport.MetaResult, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if r.Attr == nil {
+		d.fsys.meta.forget(p)
+		return nil, syscall.EIO
+	}
+	e := helper.Entry{Name: name, Attr: *r.Attr, Target: r.Target}
+	d.fsys.meta.noteAttr(p, e)
+	if e.Attr.Type == helper.TypeDir {
+		d.fsys.meta.storeListing(p, nil) // a new directory is empty
+	}
+	ch := d.fsys.newChild(ctx, &d.Inode, name, &e)
+	d.fsys.fillEntry(&e, ch.StableAttr().Ino, out)
+	return ch, 0
+}
+
+// Create makes a regular file and opens it. O_EXCL is honoured on the VM
+// at once (git's lock files depend on it); any other new file exists
+// locally until its first flush uploads it, which saves a round trip.
+func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	if e := d.readOnly(); e != 0 {
+		return nil, nil, 0, e
+	}
+	p := d.childPath(name)
+	perm := mode & 07777
+	var ch *gofs.Inode
+	if flags&syscall.O_EXCL != 0 {
+		r, err := d.fsys.metaOp(ctx, transport.MetaOp{Kind: helper.OpCreate, Path: p, Mode: perm, Exclusive: true})
+		if err != nil {
+			d.fsys.meta.forget(p)
+			return nil, nil, 0, toErrno(err)
+		}
+		var errno syscall.Errno
+		if ch, errno = d.added(ctx, name, p, r, out); errno != 0 {
+			return nil, nil, 0, errno
+		}
+	} else {
+		e := helper.Entry{Name: name, Attr: helper.Attr{Type: helper.TypeRegular, Perm: perm, Nlink: 1,
+			AtimeNs: now(), MtimeNs: now(), CtimeNs: now(), Ino: d.fsys.syntheticIno()}}
+		if old := d.GetChild(name); old != nil {
+			d.RmChild(name) // replaced by the new file
+		}
+		ch = d.fsys.newChild(ctx, &d.Inode, name, &e)
+		f := ch.Operations().(*fileNode)
+		if err := f.startLocal(p, e.Attr); err != nil {
+			return nil, nil, 0, toErrno(err)
+		}
+		d.fsys.meta.noteAttr(p, e)
+		d.fsys.fillEntry(&e, ch.StableAttr().Ino, out)
+	}
+	// go-fuse links the child under its name only after Create returns;
+	// link it now so that the open below sees the file's path.
+	d.AddChild(name, ch, true)
+	f := ch.Operations().(*fileNode)
+	fh, fuseFlags, errno := f.open(ctx, flags)
+	return ch, fh, fuseFlags, errno
+}
+
+func (d *dirNode) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.ENOTSUP
+}
+
+func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
+	if e := d.readOnly(); e != 0 {
+		return e
+	}
+	p := d.childPath(name)
+	if ch := d.GetChild(name); ch != nil {
+		if f, ok := ch.Operations().(*fileNode); ok {
+			onVM, err := f.detach(ctx)
+			if err != nil {
+				return toErrno(err)
+			}
+			if !onVM {
+				d.fsys.meta.noteGone(p)
+				return 0
+			}
+		}
+	}
+	if _, err := d.fsys.metaOp(ctx, transport.MetaOp{Kind: helper.OpUnlink, Path: p}); err != nil {
+		d.fsys.meta.forget(p)
+		return toErrno(err)
+	}
+	d.fsys.removed(p)
+	d.fsys.meta.noteGone(p)
+	return 0
+}
+
+func (d *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
+	if e := d.readOnly(); e != 0 {
+		return e
+	}
+	p := d.childPath(name)
+	if _, err := d.fsys.metaOp(ctx, transport.MetaOp{Kind: helper.OpRmdir, Path: p}); err != nil {
+		d.fsys.meta.forget(p)
+		return toErrno(err)
+	}
+	d.fsys.removed(p)
+	d.fsys.meta.noteGone(p)
+	return 0
+}
+
+// Rename moves name to newName in newParent. RENAME_NOREPLACE is kept;
+// RENAME_EXCHANGE cannot be made atomic through the helper: ENOTSUP.
+func (d *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	if e := d.readOnly(); e != 0 {
+		return e
+	}
+	const renameNoReplace, renameExchange = 1, 2
+	if flags&renameExchange != 0 || flags&^uint32(renameNoReplace|renameExchange) != 0 {
+		return syscall.ENOTSUP
+	}
+	np, ok := newParent.(*dirNode)
+	if !ok {
+		return syscall.EXDEV
+	}
+	src, dst := d.childPath(name), np.childPath(newName)
+	if ch := d.GetChild(name); ch != nil {
+		if f, ok := ch.Operations().(*fileNode); ok {
+			// A file that exists only here goes to the VM first.
+			if err := f.uploadIfLocal(ctx, src); err != nil {
+				return toErrno(err)
+			}
+		}
+	}
+	// A destination file that is open keeps its content for its handles.
+	var replaced *fileNode
+	if ch := np.GetChild(newName); ch != nil && flags&renameNoReplace == 0 {
+		if f, ok := ch.Operations().(*fileNode); ok && f.isOpen() {
+			if _, err := f.detach(ctx); err != nil {
+				return toErrno(err)
+			}
+			replaced = f
+		}
+	}
+	op := transport.MetaOp{Kind: helper.OpRename, Path: src, Path2: dst, NoReplace: flags&renameNoReplace != 0}
+	r, err := d.fsys.metaOp(ctx, op)
+	if err != nil {
+		if replaced != nil {
+			replaced.reattach()
+		}
+		d.fsys.meta.forget(src)
+		d.fsys.meta.forget(dst)
+		return toErrno(err)
+	}
+	d.fsys.removed(dst) // a replaced destination
+	d.fsys.meta.noteGone(src)
+	d.fsys.meta.dropSubtree(dst)
+	if r.Attr != nil {
+		d.fsys.meta.noteAttr(dst, helper.Entry{Name: newName, Attr: *r.Attr, Target: r.Target})
+	} else {
+		d.fsys.meta.forget(dst)
+	}
+	return 0
+}
+
+func (d *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if e := d.readOnly(); e != 0 {
+		return nil, e
+	}
+	p := d.childPath(name)
+	r, err := d.fsys.metaOp(ctx, transport.MetaOp{Kind: helper.OpSymlink, Path: p, Target: target})
+	if err != nil {
+		d.fsys.meta.forget(p)
+		return nil, toErrno(err)
+	}
+	r.Target = target
+	return d.added(ctx, name, p, r, out)
+}
+
+func (d *dirNode) Link(ctx context.Context, target gofs.InodeEmbedder, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if e := d.readOnly(); e != 0 {
+		return nil, e
+	}
+	t := target.EmbeddedInode()
+	if _, parent := t.Parent(); parent == nil {
+		return nil, syscall.ENOENT
+	}
+	src := d.fsys.opts.Root + "/" + t.Path(nil)
+	if f, ok := target.(*fileNode); ok {
+		if err := f.uploadIfLocal(ctx, src); err != nil {
+			return nil, toErrno(err)
+		}
+	}
+	p := d.childPath(name)
+	r, err := d.fsys.metaOp(ctx, transport.MetaOp{Kind: helper.OpLink, Path: src, Path2: p})
+	if err != nil {
+		d.fsys.meta.forget(p)
+		return nil, toErrno(err)
+	}
+	if r.Attr == nil {
+		return nil, syscall.EIO
+	}
+	e := helper.Entry{Name: name, Attr: *r.Attr}
+	d.fsys.meta.noteAttr(p, e)
+	d.fsys.meta.noteAttr(src, e) // same inode: the link count changed
+	d.fsys.fillEntry(&e, t.StableAttr().Ino, out)
+	return t, 0
+}

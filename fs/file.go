@@ -1,0 +1,227 @@
+package fs
+
+import (
+	"context"
+	"sync"
+	"syscall"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/arker-ai/arkerfs/cache"
+	"github.com/arker-ai/arkerfs/transport"
+	"github.com/arker-ai/arkerfs/transport/helper"
+)
+
+// fileNode is a regular file. While it is being written its content lives
+// in a staged local copy (staged.go) that is uploaded whole on flush, fsync
+// and release; otherwise reads go through the block cache (handle.go).
+//
+// Lock order: io before mu. io is held across network calls (filling the
+// staged copy, uploading it); mu never is.
+type fileNode struct {
+	node
+	fileID uint64 // names this file's blocks in the block cache
+
+	io sync.Mutex // serialises filling and uploading the staged copy
+
+	mu           sync.Mutex        // protects the fields below
+	staged       *cache.StagedFile // local copy being written; nil when none
+	filled       bool              // staged holds the whole content
+	local        bool              // created here and not uploaded yet
+	attr         helper.Attr       // attributes while staged != nil
+	openers      int               // open handles
+	unlinked     bool              // removed while open: serve handles, never upload
+	pendingTimes [2]helper.Time    // explicit times to set after the next upload
+	keptVersion  string            // content version the kernel page cache holds
+}
+
+var (
+	_ = (gofs.NodeOpener)((*fileNode)(nil))
+	_ = (gofs.NodeGetattrer)((*fileNode)(nil))
+	_ = (gofs.NodeSetattrer)((*fileNode)(nil))
+	_ = (gofs.NodeReader)((*fileNode)(nil))
+	_ = (gofs.NodeWriter)((*fileNode)(nil))
+	_ = (gofs.NodeFlusher)((*fileNode)(nil))
+	_ = (gofs.NodeFsyncer)((*fileNode)(nil))
+	_ = (gofs.NodeReleaser)((*fileNode)(nil))
+	_ = (gofs.NodeStatfser)((*fileNode)(nil))
+)
+
+// localEntry returns the file's attributes while it has a staged copy,
+// which is then the truth: the VM has not seen the latest writes.
+func (f *fileNode) localEntry() (helper.Entry, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.staged == nil {
+		return helper.Entry{}, false
+	}
+	a := f.attr
+	if size := f.staged.Size(); size != a.Size {
+		a.Size, a.Blocks = size, (size+511)/512
+	}
+	if f.unlinked {
+		a.Nlink = 0
+	}
+	return helper.Entry{Attr: a}, true
+}
+
+func (f *fileNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	if e, ok := f.localEntry(); ok {
+		f.fsys.fillAttr(&e.Attr, &out.Attr)
+		out.Attr.Ino = f.StableAttr().Ino
+		out.SetTimeout(f.fsys.opts.AttrTTL)
+		return 0
+	}
+	return f.getattr(ctx, out)
+}
+
+func (f *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	return f.open(ctx, flags)
+}
+
+// open makes a handle. O_TRUNC starts an empty staged copy; otherwise a
+// file without a staged copy is revalidated against the VM (close-to-open)
+// unless its attributes are fresh in the cache.
+func (f *fileNode) open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	writing := flags&syscall.O_ACCMODE != syscall.O_RDONLY
+	if writing || flags&syscall.O_TRUNC != 0 {
+		if e := f.readOnly(); e != 0 {
+			return nil, 0, e
+		}
+	}
+	h := &fileHandle{f: f}
+	f.mu.Lock()
+	f.openers++
+	f.mu.Unlock()
+	if flags&syscall.O_TRUNC != 0 {
+		if err := f.truncateStaged(ctx, 0); err != nil {
+			f.release(h)
+			return nil, 0, toErrno(err)
+		}
+	}
+	if _, staged := f.localEntry(); staged {
+		return h, 0, 0
+	}
+	ver, err := h.revalidate(ctx)
+	if err != nil {
+		f.release(h)
+		return nil, 0, toErrno(err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var fuseFlags uint32
+	if ver == f.keptVersion {
+		fuseFlags |= fuse.FOPEN_KEEP_CACHE
+	}
+	f.keptVersion = ver
+	return h, fuseFlags, 0
+}
+
+func (f *fileNode) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	h := fh.(*fileHandle)
+	n, err := h.readAt(ctx, dest, off)
+	if err != nil {
+		return nil, toErrno(err)
+	}
+	return fuse.ReadResultData(dest[:n]), 0
+}
+
+func (f *fileNode) Write(ctx context.Context, fh gofs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
+	st, err := f.ensureStaged(ctx)
+	if err != nil {
+		return 0, toErrno(err)
+	}
+	n, err := st.WriteAt(data, off)
+	if err != nil {
+		return uint32(n), toErrno(err)
+	}
+	st.MarkDirty()
+	f.mu.Lock()
+	f.attr.MtimeNs = now()
+	f.attr.CtimeNs = f.attr.MtimeNs
+	f.mu.Unlock()
+	return uint32(n), 0
+}
+
+// Flush runs at every close(2) of a descriptor: the upload's outcome is
+// what close returns, so a failed upload is seen by the writer.
+func (f *fileNode) Flush(ctx context.Context, fh gofs.FileHandle) syscall.Errno {
+	return toErrno(f.upload(ctx))
+}
+
+func (f *fileNode) Fsync(ctx context.Context, fh gofs.FileHandle, flags uint32) syscall.Errno {
+	return toErrno(f.upload(ctx))
+}
+
+func (f *fileNode) Release(ctx context.Context, fh gofs.FileHandle) syscall.Errno {
+	if h, ok := fh.(*fileHandle); ok {
+		f.release(h)
+	}
+	return 0
+}
+
+func (f *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if e := f.readOnly(); e != 0 {
+		return e
+	}
+	if size, ok := in.GetSize(); ok {
+		if err := f.truncate(ctx, int64(size)); err != nil {
+			return toErrno(err)
+		}
+	}
+	if _, staged := f.localEntry(); !staged {
+		return f.setattr(ctx, in, out)
+	}
+	// The file is being written: keep the changes locally and apply them
+	// with (mode) or right after (times) the upload.
+	f.mu.Lock()
+	if mode, ok := in.GetMode(); ok {
+		f.attr.Perm = mode & 07777
+		if !f.local {
+			f.mu.Unlock()
+			r, err := f.fsys.metaOp(ctx, transport.MetaOp{Kind: helper.OpChmod, Path: f.vmPath(), Mode: mode & 07777})
+			if err != nil {
+				return toErrno(err)
+			}
+			_ = r
+			f.mu.Lock()
+		}
+	}
+	if at, mt, ok := setTimes(in); ok {
+		f.pendingTimes = [2]helper.Time{at, mt}
+		if mt.Set && !mt.Now {
+			f.attr.MtimeNs = mt.Ns
+		}
+		if at.Set && !at.Now {
+			f.attr.AtimeNs = at.Ns
+		}
+	}
+	f.mu.Unlock()
+	return f.Getattr(ctx, fh, out)
+}
+
+// truncate sets the file's size: in the staged copy while the file is
+// being written, else directly on the VM.
+func (f *fileNode) truncate(ctx context.Context, size int64) error {
+	if _, staged := f.localEntry(); staged || size == 0 && f.isOpen() {
+		return f.truncateStaged(ctx, size)
+	}
+	p := f.vmPath()
+	r, err := f.fsys.metaOp(ctx, transport.MetaOp{Kind: helper.OpTruncate, Path: p, Size: size})
+	if err != nil {
+		f.fsys.meta.forget(p)
+		return err
+	}
+	if r.Attr != nil {
+		_, name := splitPath(p)
+		f.fsys.meta.noteAttr(p, helper.Entry{Name: name, Attr: *r.Attr})
+	}
+	return nil
+}
+
+func (f *fileNode) isOpen() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.openers > 0
+}

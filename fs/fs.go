@@ -1,0 +1,215 @@
+package fs
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/arker-ai/arkerfs/cache"
+	"github.com/arker-ai/arkerfs/transport"
+	"github.com/arker-ai/arkerfs/transport/helper"
+)
+
+// FS is one mounted VM directory: the client, the caches and the options
+// every node shares.
+type FS struct {
+	client  *transport.Client
+	batch   *transport.MetaBatcher // coalesces metadata operations into runs
+	opts    Options
+	meta    *metaCache
+	blocks  *cache.BlockCache
+	staging *cache.Staging
+	lists   singleflight.Group // collapses concurrent fetches of one listing
+	fileIDs atomic.Uint64      // block-cache ids for file nodes
+	gens    inoGens            // generations of reused VM inode numbers
+	root    *dirNode
+}
+
+// New builds the filesystem for client with the given caches. The caller
+// owns blocks and staging and closes them after unmounting.
+func New(client *transport.Client, blocks *cache.BlockCache, staging *cache.Staging, opts Options) *FS {
+	opts = opts.withDefaults()
+	f := &FS{
+		client:  client,
+		batch:   transport.NewMetaBatcher(client),
+		opts:    opts,
+		meta:    newMetaCache(opts),
+		blocks:  blocks,
+		staging: staging,
+	}
+	f.root = &dirNode{node: node{fsys: f}}
+	return f
+}
+
+// Root is the node to mount.
+func (f *FS) Root() gofs.InodeEmbedder { return f.root }
+
+// MountOptions are the go-fuse options matching f's TTLs and owner.
+func (f *FS) MountOptions() *gofs.Options {
+	o := f.opts
+	return &gofs.Options{
+		EntryTimeout:    &o.EntryTTL,
+		AttrTimeout:     &o.AttrTTL,
+		NegativeTimeout: &o.NegativeTTL,
+		UID:             o.UID,
+		GID:             o.GID,
+	}
+}
+
+// opContext bounds the network work of one metadata operation while
+// keeping the kernel's interrupt (ctx is cancelled on FUSE_INTERRUPT).
+func (f *FS) opContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, f.opts.OpTimeout)
+}
+
+// metaOp runs one helper operation through the batcher. A read-only
+// operation ends when the kernel interrupts the call; a change does not:
+// once sent it may take effect, so the caller must learn its outcome.
+func (f *FS) metaOp(ctx context.Context, op transport.MetaOp) (transport.MetaResult, error) {
+	if op.Path == "" {
+		return transport.MetaResult{}, syscall.ENOENT // a node in no directory
+	}
+	switch op.Kind {
+	case helper.OpStat, helper.OpList, helper.OpTree, helper.OpReadlink, helper.OpStatfs:
+	default:
+		ctx = context.WithoutCancel(ctx)
+	}
+	ctx, cancel := f.opContext(ctx)
+	defer cancel()
+	r, err := f.batch.Do(ctx, op)
+	if err != nil {
+		return r, err
+	}
+	return r, r.Err
+}
+
+// logf writes a debug or warning line.
+func (f *FS) logf(format string, args ...any) { f.opts.Logf(format, args...) }
+
+// node is what every node type shares: the inode, the filesystem, and
+// the attributes last seen, which answer for a node no longer in any
+// directory.
+type node struct {
+	gofs.Inode
+	fsys *FS
+	last atomic.Pointer[helper.Attr]
+}
+
+// vmPath is the node's current path on the VM, or "" for a node that is
+// in no directory any more (unlinked or replaced while the kernel still
+// holds it).
+func (n *node) vmPath() string {
+	if n.IsRoot() {
+		return n.fsys.opts.Root
+	}
+	if _, parent := n.Parent(); parent == nil {
+		return ""
+	}
+	return n.fsys.opts.Root + "/" + n.Path(nil)
+}
+
+func (n *node) base() *node { return n }
+
+// childPath is the VM path of name inside directory node n.
+func (n *node) childPath(name string) string { return joinPath(n.vmPath(), name) }
+
+// readOnly reports EROFS when the mount is read-only.
+func (n *node) readOnly() syscall.Errno {
+	if n.fsys.opts.ReadOnly {
+		return syscall.EROFS
+	}
+	return 0
+}
+
+// typeBits maps a helper file type to the S_IFMT bits.
+func typeBits(t helper.FileType) uint32 {
+	switch t {
+	case helper.TypeDir:
+		return syscall.S_IFDIR
+	case helper.TypeSymlink:
+		return syscall.S_IFLNK
+	case helper.TypeFIFO:
+		return syscall.S_IFIFO
+	case helper.TypeSocket:
+		return syscall.S_IFSOCK
+	case helper.TypeChar:
+		return syscall.S_IFCHR
+	case helper.TypeBlock:
+		return syscall.S_IFBLK
+	}
+	return syscall.S_IFREG
+}
+
+// fillAttr converts VM attributes into the kernel's form. Owner is the
+// mounting user (DESIGN decision 5); mode and times are the VM's.
+func (f *FS) fillAttr(a *helper.Attr, out *fuse.Attr) {
+	out.Mode = typeBits(a.Type) | a.Perm&07777
+	out.Size = uint64(a.Size)
+	out.Blocks = uint64(a.Blocks)
+	out.Nlink = a.Nlink
+	out.Ino = a.Ino
+	setTime := func(ns int64) (uint64, uint32) {
+		if ns < 0 {
+			return 0, 0
+		}
+		return uint64(ns / 1e9), uint32(ns % 1e9)
+	}
+	out.Atime, out.Atimensec = setTime(a.AtimeNs)
+	out.Mtime, out.Mtimensec = setTime(a.MtimeNs)
+	out.Ctime, out.Ctimensec = setTime(a.CtimeNs)
+	out.Owner = fuse.Owner{Uid: f.opts.UID, Gid: f.opts.GID}
+	out.Blksize = 4096
+}
+
+// newChild returns the inode for name in dir with attributes e. An
+// existing child of the same type keeps its identity (its inode number and
+// open state); otherwise a new node is made with the VM's inode number.
+func (f *FS) newChild(ctx context.Context, dir *gofs.Inode, name string, e *helper.Entry) *gofs.Inode {
+	mode := typeBits(e.Attr.Type)
+	if ch := dir.GetChild(name); ch != nil && ch.StableAttr().Mode == mode {
+		return ch
+	}
+	var ops gofs.InodeEmbedder
+	switch e.Attr.Type {
+	case helper.TypeDir:
+		ops = &dirNode{node: node{fsys: f}}
+	case helper.TypeSymlink:
+		ops = &symlinkNode{node: node{fsys: f}}
+	default:
+		ops = &fileNode{node: node{fsys: f}, fileID: f.fileIDs.Add(1)}
+	}
+	a := e.Attr
+	ops.(interface{ base() *node }).base().last.Store(&a)
+	return dir.NewInode(ctx, ops, gofs.StableAttr{Mode: mode, Ino: e.Attr.Ino, Gen: f.gens.gen(e.Attr.Ino)})
+}
+
+// removed records that our own operation removed the file with
+// attributes e (or replaced it), freeing its inode number on the VM
+// unless other hard links keep it.
+func (f *FS) removed(path string) {
+	if e, st := f.meta.lookup(path); st == exists && e.Attr.Nlink <= 1 {
+		f.gens.retire(e.Attr.Ino)
+	}
+}
+
+// fillEntry fills a lookup answer from attributes.
+func (f *FS) fillEntry(e *helper.Entry, ino uint64, out *fuse.EntryOut) {
+	f.fillAttr(&e.Attr, &out.Attr)
+	out.Attr.Ino = ino
+	out.SetEntryTimeout(f.opts.EntryTTL)
+	out.SetAttrTimeout(f.opts.AttrTTL)
+}
+
+// version names the content of a file as of its size and mtime: blocks
+// are cached under it, and the kernel page cache is kept across opens
+// while it does not change.
+func version(size, mtimeNs int64) string { return fmt.Sprintf("%d:%d", size, mtimeNs) }
+
+// now is the local clock in nanoseconds, for files we are writing.
+func now() int64 { return time.Now().UnixNano() }

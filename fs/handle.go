@@ -1,0 +1,172 @@
+package fs
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"syscall"
+
+	"github.com/arker-ai/arkerfs/cache"
+	"github.com/arker-ai/arkerfs/transport"
+	"github.com/arker-ai/arkerfs/transport/helper"
+)
+
+// fileHandle is one open file. Reads go to the node's staged copy while
+// there is one, else through the block cache to the VM, as of the content
+// version seen when the handle was revalidated.
+type fileHandle struct {
+	f *fileNode
+
+	mu     sync.Mutex        // protects the fields below
+	obj    *transport.Object // the VM's answer to a sync read; nil until needed
+	ver    string            // content version this handle reads
+	size   int64             // size of that version
+	reader *cache.FileReader // block-cache reader for ver; nil until needed
+}
+
+// revalidate pins the version this handle reads. Attributes seen within
+// the TTL are trusted; otherwise a sync read asks the VM, and for a small
+// file brings its content along (one round trip for open and read).
+func (h *fileHandle) revalidate(ctx context.Context) (string, error) {
+	f := h.f
+	p := f.vmPath()
+	if p == "" {
+		return "", syscall.ENOENT
+	}
+	if e, st := f.fsys.meta.lookup(p); st == exists && e.Attr.Type == helper.TypeRegular {
+		ver := version(e.Attr.Size, e.Attr.MtimeNs)
+		if f.fsys.blocks.Contains(cache.BlockKey{File: f.fileID, Version: ver, Index: 0}) || e.Attr.Size == 0 {
+			h.pin(nil, ver, e.Attr.Size)
+			return ver, nil
+		}
+	}
+	ctx, cancel := f.fsys.opContext(ctx)
+	defer cancel()
+	obj, err := f.fsys.client.Open(ctx, p)
+	if err != nil {
+		if transport.IsNotFound(err) {
+			f.fsys.meta.noteGone(p)
+		}
+		return "", err
+	}
+	ver := f.observe(p, obj)
+	h.pin(obj, ver, obj.Size)
+	return ver, nil
+}
+
+// observe records what a sync read said about the file and returns the
+// content version. Blocks of other versions are dropped.
+func (f *fileNode) observe(p string, obj *transport.Object) string {
+	ver := version(obj.Size, obj.MtimeNs)
+	if obj.Inline != nil {
+		f.fsys.blocks.PutWhole(f.fileID, ver, obj.Inline)
+	}
+	f.fsys.blocks.DropOtherVersions(f.fileID, ver)
+	if e, st := f.fsys.meta.lookup(p); st == exists {
+		e.Attr.Size, e.Attr.MtimeNs = obj.Size, obj.MtimeNs
+		f.fsys.meta.attrs.Set(p, e)
+	}
+	return ver
+}
+
+func (h *fileHandle) pin(obj *transport.Object, ver string, size int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.reader != nil && h.ver != ver {
+		h.reader.Close()
+		h.reader = nil
+	}
+	h.obj, h.ver, h.size = obj, ver, size
+}
+
+// readAt serves a read from the staged copy or the VM.
+func (h *fileHandle) readAt(ctx context.Context, dest []byte, off int64) (int, error) {
+	f := h.f
+	f.mu.Lock()
+	st := f.staged
+	f.mu.Unlock()
+	if st != nil {
+		if st, err := f.ensureStaged(ctx); err != nil {
+			return 0, err
+		} else {
+			n, err := st.ReadAt(dest, off)
+			if err == io.EOF {
+				err = nil
+			}
+			return n, err
+		}
+	}
+	n, err := h.remoteReadAt(ctx, dest, off)
+	if err == io.EOF {
+		err = nil
+	}
+	return n, err
+}
+
+// remoteReadAt reads the pinned version through the block cache.
+func (h *fileHandle) remoteReadAt(ctx context.Context, dest []byte, off int64) (int, error) {
+	h.mu.Lock()
+	if h.reader == nil {
+		h.reader = cache.NewFileReader(h.f.fsys.blocks, h.f.fileID, h.ver, h.size, h.fetch, h.f.fsys.opts.ReadAhead)
+	}
+	r := h.reader
+	h.mu.Unlock()
+	return r.ReadAt(ctx, dest, off)
+}
+
+// fetch reads bytes of the pinned version from the VM for the block
+// cache. The object is resolved on first need; if the file moved or its
+// URL went stale the object is re-resolved at the file's current path, and
+// the read goes on only if the content version is still the pinned one.
+func (h *fileHandle) fetch(ctx context.Context, p []byte, off int64) (int, error) {
+	obj, err := h.object(ctx, false)
+	if err != nil {
+		return 0, err
+	}
+	n, err := h.f.fsys.client.ReadAt(ctx, obj, p, off)
+	switch transport.CodeOf(err) {
+	case transport.CodeStale, transport.CodeNotFound:
+		if obj, err = h.object(ctx, true); err != nil {
+			return 0, err
+		}
+		n, err = h.f.fsys.client.ReadAt(ctx, obj, p, off)
+	}
+	return n, err
+}
+
+// object returns the sync-read answer for the pinned version.
+func (h *fileHandle) object(ctx context.Context, refresh bool) (*transport.Object, error) {
+	h.mu.Lock()
+	obj, ver := h.obj, h.ver
+	h.mu.Unlock()
+	if obj != nil && !refresh {
+		return obj, nil
+	}
+	p := h.f.vmPath()
+	if p == "" {
+		return nil, syscall.ENOENT
+	}
+	obj, err := h.f.fsys.client.Open(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if got := h.f.observe(p, obj); got != ver {
+		return nil, &transport.Error{Code: transport.CodeStale, Op: "read", Path: p,
+			Message: fmt.Sprintf("file changed on the VM while open (version %s, now %s)", ver, got)}
+	}
+	h.mu.Lock()
+	h.obj = obj
+	h.mu.Unlock()
+	return obj, nil
+}
+
+// close stops the handle's read-ahead.
+func (h *fileHandle) close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.reader != nil {
+		h.reader.Close()
+		h.reader = nil
+	}
+}

@@ -1,0 +1,193 @@
+package fs
+
+import (
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/arker-ai/arkerfs/cache"
+	"github.com/arker-ai/arkerfs/transport/helper"
+)
+
+// metaCache remembers what the VM said about paths: attributes (positive
+// entries), names known not to exist (negative entries) and complete
+// directory listings. It is keyed by VM path, so it knows nothing of
+// inodes; fs keeps it true for its own changes via the note* methods.
+//
+// INVARIANT: every name in a cached listing of dir has an attribute entry
+// for dir/name set at the same moment (they expire together, unless a
+// later note refreshed the attribute).
+type metaCache struct {
+	attrs                   *cache.TTL[string, helper.Entry]    // path → attributes (+ symlink target)
+	negs                    *cache.TTL[string, struct{}]        // path → known not to exist
+	dirs                    *cache.TTL[string, map[string]bool] // dir → the complete set of names (immutable once stored)
+	mu                      sync.Mutex                          // serialises read-modify-write of listings
+	attrTTL, dirTTL, negTTL time.Duration
+}
+
+const metaCacheEntries = 1 << 20
+
+func newMetaCache(o Options) *metaCache {
+	return &metaCache{
+		attrs:   cache.NewTTL[string, helper.Entry](o.AttrTTL, metaCacheEntries, nil),
+		negs:    cache.NewTTL[string, struct{}](o.NegativeTTL, metaCacheEntries/4, nil),
+		dirs:    cache.NewTTL[string, map[string]bool](o.DirTTL, metaCacheEntries/16, nil),
+		attrTTL: o.AttrTTL, dirTTL: o.DirTTL, negTTL: o.NegativeTTL,
+	}
+}
+
+// lookupState is what the cache knows about one path.
+type lookupState int
+
+const (
+	unknown lookupState = iota
+	exists
+	missing
+)
+
+// lookup returns what the cache knows of path.
+func (m *metaCache) lookup(path string) (helper.Entry, lookupState) {
+	if e, ok := m.attrs.Get(path); ok {
+		return e, exists
+	}
+	if _, ok := m.negs.Get(path); ok {
+		return helper.Entry{}, missing
+	}
+	dir, name := splitPath(path)
+	if names, ok := m.dirs.Get(dir); ok && !names[name] {
+		return helper.Entry{}, missing
+	}
+	return helper.Entry{}, unknown
+}
+
+// listing returns the names of dir when a complete listing is cached and
+// every name still has attributes.
+func (m *metaCache) listing(dir string) ([]helper.Entry, bool) {
+	names, ok := m.dirs.Get(dir)
+	if !ok {
+		return nil, false
+	}
+	out := make([]helper.Entry, 0, len(names))
+	for name := range names {
+		e, ok := m.attrs.Get(joinPath(dir, name))
+		if !ok {
+			return nil, false
+		}
+		e.Name = name
+		out = append(out, e)
+	}
+	return out, true
+}
+
+// storeListing records the complete listing of dir.
+func (m *metaCache) storeListing(dir string, entries []helper.Entry) {
+	names := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		names[e.Name] = true
+		m.attrs.Set(joinPath(dir, e.Name), e)
+		m.negs.Delete(joinPath(dir, e.Name))
+	}
+	m.mu.Lock()
+	m.dirs.Set(dir, names)
+	m.mu.Unlock()
+}
+
+// storeTree records the entries of a subtree fetch: every entry's
+// attributes, and the listings of the directories in complete.
+func (m *metaCache) storeTree(dir string, entries []helper.Entry, complete map[string]bool) {
+	byDir := make(map[string][]helper.Entry)
+	for rel := range complete {
+		byDir[joinPath(dir, rel)] = nil
+	}
+	for _, e := range entries {
+		full := joinPath(dir, e.Name)
+		parent, name := splitPath(full)
+		m.attrs.Set(full, e)
+		m.negs.Delete(full)
+		if _, ok := byDir[parent]; ok {
+			e.Name = name
+			byDir[parent] = append(byDir[parent], e)
+		}
+	}
+	for d, es := range byDir {
+		m.storeListing(d, es)
+	}
+}
+
+// noteAttr records our own change: path exists with attributes e.
+func (m *metaCache) noteAttr(path string, e helper.Entry) {
+	m.attrs.Set(path, e)
+	m.negs.Delete(path)
+	m.editListing(path, true)
+}
+
+// noteGone records our own removal of path (and of everything below it).
+func (m *metaCache) noteGone(path string) {
+	m.attrs.Delete(path)
+	m.dropSubtree(path)
+	m.negs.Set(path, struct{}{})
+	m.editListing(path, false)
+}
+
+// forget drops what the cache knows of path, e.g. after an error that
+// leaves its state uncertain.
+func (m *metaCache) forget(path string) {
+	m.attrs.Delete(path)
+	m.negs.Delete(path)
+	m.dirs.Delete(path)
+	m.mu.Lock()
+	m.dirs.Delete(parentOf(path))
+	m.mu.Unlock()
+}
+
+// dropSubtree forgets every path strictly below dir.
+func (m *metaCache) dropSubtree(dir string) {
+	prefix := dir + "/"
+	under := func(k string) bool { return strings.HasPrefix(k, prefix) }
+	m.attrs.DeleteFunc(under)
+	m.negs.DeleteFunc(under)
+	m.dirs.DeleteFunc(func(k string) bool { return k == dir || under(k) })
+}
+
+// editListing adds or removes path's name in its parent's cached listing.
+func (m *metaCache) editListing(path string, present bool) {
+	dir, name := splitPath(path)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	names, ok := m.dirs.Get(dir)
+	if !ok || names[name] == present {
+		return
+	}
+	next := make(map[string]bool, len(names)+1)
+	for n := range names {
+		next[n] = true
+	}
+	if present {
+		next[name] = true
+	} else {
+		delete(next, name)
+	}
+	m.dirs.Set(dir, next)
+}
+
+// splitPath splits a VM path into its directory and last component.
+func splitPath(p string) (dir, name string) {
+	i := strings.LastIndexByte(p, '/')
+	if i <= 0 {
+		return "/", p[i+1:]
+	}
+	return p[:i], p[i+1:]
+}
+
+func parentOf(p string) string { d, _ := splitPath(p); return d }
+
+// joinPath joins a VM directory and a relative name.
+func joinPath(dir, rel string) string {
+	if rel == "" {
+		return dir
+	}
+	if dir == "/" {
+		return "/" + rel
+	}
+	return dir + "/" + rel
+}

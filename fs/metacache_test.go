@@ -1,0 +1,99 @@
+package fs
+
+import (
+	"testing"
+	"time"
+
+	"github.com/arker-ai/arkerfs/transport/helper"
+)
+
+func entry(name string, t helper.FileType) helper.Entry {
+	return helper.Entry{Name: name, Attr: helper.Attr{Type: t, Size: 1}}
+}
+
+func TestCompleteDirs(t *testing.T) {
+	d, f := helper.TypeDir, helper.TypeRegular
+	es := []helper.Entry{entry("a", d), entry("a/x", f), entry("a/b", d), entry("a/b/deep", d), entry("c", f), entry("e", d), entry("e/1", f)}
+	cases := []struct {
+		name      string
+		depth     int
+		truncated bool
+		entries   []helper.Entry
+		want      []string
+		not       []string
+	}{
+		{"whole tree within depth", 3, false, es, []string{"", "a", "a/b", "e"}, []string{"a/b/deep"}},
+		{"depth limit leaves the deepest dirs open", 2, false, es, []string{"", "a", "e"}, []string{"a/b"}},
+		{"cut short after a finished dir", 3, true, es[:6], []string{"a", "a/b"}, []string{"", "e"}},
+	}
+	for _, c := range cases {
+		got := completeDirs(c.entries, c.depth, c.truncated)
+		for _, w := range c.want {
+			if !got[w] {
+				t.Errorf("%s: %q should be complete; got %v", c.name, w, got)
+			}
+		}
+		for _, n := range c.not {
+			if got[n] {
+				t.Errorf("%s: %q should not be complete; got %v", c.name, n, got)
+			}
+		}
+	}
+	if got := completeDirs(es[:4], 3, true); got[""] || got["a"] || got["a/b"] || got["a/b/deep"] {
+		t.Errorf("cut inside a/b/deep: %v, want nothing on its path complete", got)
+	}
+}
+
+func TestMetaCacheOwnChanges(t *testing.T) {
+	m := newMetaCache(Options{}.withDefaults())
+	m.storeListing("/home/user", []helper.Entry{entry("a", helper.TypeRegular)})
+	if _, st := m.lookup("/home/user/b"); st != missing {
+		t.Fatalf("a name outside a complete listing should be missing, got %v", st)
+	}
+	m.noteAttr("/home/user/b", entry("b", helper.TypeRegular))
+	if es, ok := m.listing("/home/user"); !ok || len(es) != 2 {
+		t.Fatalf("listing after create: %v %v", es, ok)
+	}
+	m.noteGone("/home/user/a")
+	if _, st := m.lookup("/home/user/a"); st != missing {
+		t.Fatalf("removed name: %v", st)
+	}
+	if es, _ := m.listing("/home/user"); len(es) != 1 || es[0].Name != "b" {
+		t.Fatalf("listing after remove: %v", es)
+	}
+	m.storeListing("/home/user/d", []helper.Entry{entry("x", helper.TypeRegular)})
+	m.noteGone("/home/user/d")
+	if _, st := m.lookup("/home/user/d/x"); st == exists {
+		t.Fatal("entries below a removed directory must be forgotten")
+	}
+}
+
+func TestMetaCacheExpires(t *testing.T) {
+	o := Options{AttrTTL: 20 * time.Millisecond, DirTTL: 20 * time.Millisecond, NegativeTTL: 20 * time.Millisecond}.withDefaults()
+	m := newMetaCache(o)
+	m.storeListing("/r", []helper.Entry{entry("a", helper.TypeRegular)})
+	if _, st := m.lookup("/r/a"); st != exists {
+		t.Fatal("fresh entry not found")
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		if _, st := m.lookup("/r/a"); st == unknown {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("entry did not expire")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestSplitJoinPath(t *testing.T) {
+	for _, c := range []struct{ p, dir, name string }{
+		{"/home/user/a", "/home/user", "a"}, {"/a", "/", "a"}, {"/home/user/new\nline", "/home/user", "new\nline"},
+	} {
+		d, n := splitPath(c.p)
+		if d != c.dir || n != c.name || joinPath(d, n) != c.p {
+			t.Errorf("splitPath(%q) = %q %q", c.p, d, n)
+		}
+	}
+}

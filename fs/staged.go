@@ -1,0 +1,285 @@
+package fs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/arker-ai/arkerfs/cache"
+	"github.com/arker-ai/arkerfs/transport"
+	"github.com/arker-ai/arkerfs/transport/helper"
+)
+
+// releaseUploadTimeout bounds the last upload attempt of a file whose
+// final close could not upload it. Its data stays staged either way.
+const releaseUploadTimeout = 2 * time.Minute
+
+// startLocal gives a file created here its (empty, dirty) staged copy.
+func (f *fileNode) startLocal(path string, a helper.Attr) error {
+	st, err := f.fsys.staging.Create(path)
+	if err != nil {
+		return fmt.Errorf("staging %q: %w", path, err)
+	}
+	st.MarkDirty()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.staged, f.filled, f.local, f.attr = st, true, true, a
+	return nil
+}
+
+// ensureStaged returns the staged copy, creating it and filling it with
+// the VM's content first if needed, so that writes land on whole content.
+func (f *fileNode) ensureStaged(ctx context.Context) (*cache.StagedFile, error) {
+	f.mu.Lock()
+	st, filled := f.staged, f.filled
+	f.mu.Unlock()
+	if st != nil && filled {
+		return st, nil
+	}
+	f.io.Lock()
+	defer f.io.Unlock()
+	return f.fillLocked(ctx)
+}
+
+// fillLocked makes the staged copy whole. LOCKS_REQUIRED(f.io)
+func (f *fileNode) fillLocked(ctx context.Context) (*cache.StagedFile, error) {
+	f.mu.Lock()
+	st, filled := f.staged, f.filled
+	f.mu.Unlock()
+	if st != nil && filled {
+		return st, nil
+	}
+	p := f.vmPath()
+	h := &fileHandle{f: f}
+	defer h.close()
+	if _, err := h.revalidate(ctx); err != nil {
+		return nil, err
+	}
+	if st == nil {
+		var err error
+		if st, err = f.fsys.staging.CreateFrom(p, h.size); err != nil {
+			return nil, fmt.Errorf("staging %q: %w", p, err)
+		}
+	}
+	if err := copyRemote(ctx, h, st); err != nil {
+		return nil, err
+	}
+	e, _ := f.fsys.meta.lookup(p)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.staged == nil {
+		f.attr = e.Attr
+	}
+	f.staged, f.filled = st, true
+	return st, nil
+}
+
+// copyRemote fills the parts of st still missing with the remote content
+// h reads. Filling is not a change: an unchanged file is not uploaded.
+func copyRemote(ctx context.Context, h *fileHandle, st *cache.StagedFile) error {
+	buf := make([]byte, 4<<20)
+	for off := int64(0); off < h.size; {
+		n, err := h.remoteReadAt(ctx, buf, off)
+		if n > 0 {
+			if werr := st.Fill(buf[:n], off); werr != nil {
+				return fmt.Errorf("staging: %w", werr)
+			}
+			off += int64(n)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return io.ErrUnexpectedEOF
+		}
+	}
+	return nil
+}
+
+// truncateStaged sets the size of the staged copy, making one if needed.
+// Truncating to zero needs none of the VM's content.
+func (f *fileNode) truncateStaged(ctx context.Context, size int64) error {
+	f.io.Lock()
+	defer f.io.Unlock()
+	f.mu.Lock()
+	st := f.staged
+	f.mu.Unlock()
+	if st == nil && size == 0 {
+		p := f.vmPath()
+		ns, err := f.fsys.staging.Create(p)
+		if err != nil {
+			return fmt.Errorf("staging %q: %w", p, err)
+		}
+		e, _ := f.fsys.meta.lookup(p)
+		f.mu.Lock()
+		f.staged, f.filled, f.attr = ns, true, e.Attr
+		f.mu.Unlock()
+		st = ns
+	} else {
+		var err error
+		if st, err = f.fillLocked(ctx); err != nil {
+			return err
+		}
+	}
+	if err := st.Truncate(size); err != nil {
+		return fmt.Errorf("staging: %w", err)
+	}
+	st.MarkDirty()
+	f.mu.Lock()
+	f.attr.MtimeNs = now()
+	f.mu.Unlock()
+	return nil
+}
+
+// upload sends the staged copy to the VM if it has changes. On failure
+// the staged copy stays dirty, so nothing is lost and the next flush,
+// fsync or release tries again.
+func (f *fileNode) upload(ctx context.Context) error {
+	f.io.Lock()
+	defer f.io.Unlock()
+	f.mu.Lock()
+	st, local, unlinked := f.staged, f.local, f.unlinked
+	perm := f.attr.Perm
+	times := f.pendingTimes
+	f.mu.Unlock()
+	p := f.vmPath()
+	if st == nil || !st.Dirty() || unlinked || p == "" {
+		return nil
+	}
+	// Once sent, an upload may land: finish it even if the caller is
+	// interrupted, so that close reports what really happened.
+	ctx = context.WithoutCancel(ctx)
+	gen := st.Generation()
+	up := transport.Upload{Path: p, UploadID: newUploadID(), Size: st.Size(), Source: st}
+	if local {
+		up.Mode = &perm
+	}
+	_ = st.SetVMPath(p)
+	res := f.fsys.client.Upload(ctx, []transport.Upload{up})[0]
+	if res.Err != nil {
+		f.fsys.logf("upload %q: %v (changes kept in local staging)", p, res.Err)
+		return res.Err
+	}
+	st.MarkClean(gen)
+	f.mu.Lock()
+	if old := f.attr.Ino; res.Ino != 0 && old != res.Ino && f.attr.Nlink <= 1 {
+		f.fsys.gens.retire(old) // the commit put a new file in place
+	}
+	if res.Ino != 0 {
+		f.attr.Ino = res.Ino
+	}
+	f.local = false
+	f.attr.Size, f.attr.MtimeNs = res.Size, res.MtimeNs
+	f.attr.Type, f.attr.Nlink = helper.TypeRegular, max(f.attr.Nlink, 1)
+	f.pendingTimes = [2]helper.Time{}
+	a := f.attr
+	f.keptVersion = version(res.Size, res.MtimeNs)
+	f.mu.Unlock()
+	_, name := splitPath(p)
+	f.fsys.meta.noteAttr(p, helper.Entry{Name: name, Attr: a})
+	f.fsys.blocks.DropOtherVersions(f.fileID, f.keptVersion)
+	if times[0].Set || times[1].Set {
+		return f.applyTimes(ctx, p, times)
+	}
+	return nil
+}
+
+// applyTimes sets explicit times that a writer asked for before the
+// upload (which itself sets the mtime to the upload's moment).
+func (f *fileNode) applyTimes(ctx context.Context, p string, t [2]helper.Time) error {
+	r, err := f.fsys.metaOp(ctx, transport.MetaOp{Kind: helper.OpUtimens, Path: p, Atime: t[0], Mtime: t[1]})
+	if err != nil {
+		return err
+	}
+	if r.Attr != nil {
+		f.mu.Lock()
+		f.attr.AtimeNs, f.attr.MtimeNs, f.attr.CtimeNs = r.Attr.AtimeNs, r.Attr.MtimeNs, r.Attr.CtimeNs
+		f.keptVersion = version(r.Attr.Size, r.Attr.MtimeNs)
+		f.mu.Unlock()
+		_, name := splitPath(p)
+		f.fsys.meta.noteAttr(p, helper.Entry{Name: name, Attr: *r.Attr})
+	}
+	return nil
+}
+
+// uploadIfLocal uploads a file that exists only here, before an
+// operation that needs it on the VM (rename, link).
+func (f *fileNode) uploadIfLocal(ctx context.Context, path string) error {
+	f.mu.Lock()
+	local := f.local
+	f.mu.Unlock()
+	if !local {
+		return nil
+	}
+	return f.upload(ctx)
+}
+
+// detach prepares an unlink. An open file keeps working through its
+// handles: its content is copied into the staged copy first. It reports
+// whether the file exists on the VM (and so needs the VM-side unlink).
+func (f *fileNode) detach(ctx context.Context) (onVM bool, err error) {
+	f.mu.Lock()
+	local, open := f.local, f.openers > 0
+	f.mu.Unlock()
+	if open && !local {
+		if _, err := f.ensureStaged(ctx); err != nil {
+			return true, err
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.unlinked = true
+	if !open && f.staged != nil {
+		_ = f.staged.Remove()
+		f.staged, f.filled = nil, false
+	}
+	return !local, nil
+}
+
+// reattach undoes detach when the operation it prepared failed.
+func (f *fileNode) reattach() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.unlinked = false
+}
+
+// release drops a handle. The last one uploads what is left (when an
+// earlier flush failed) and removes a clean staged copy; a copy that still
+// cannot be uploaded stays in the staging directory, named in the log.
+func (f *fileNode) release(h *fileHandle) {
+	h.close()
+	f.mu.Lock()
+	f.openers--
+	last := f.openers == 0
+	f.mu.Unlock()
+	if !last {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), releaseUploadTimeout)
+	defer cancel()
+	if err := f.upload(ctx); err != nil {
+		f.fsys.logf("could not upload %q: %v; its content is kept in the staging directory", f.vmPath(), err)
+		return
+	}
+	f.io.Lock()
+	defer f.io.Unlock()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.openers == 0 && f.staged != nil && (!f.staged.Dirty() || f.unlinked) {
+		_ = f.staged.Remove()
+		f.staged, f.filled = nil, false
+	}
+}
+
+// newUploadID names one upload; retries of it reuse the id.
+func newUploadID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return "up_" + hex.EncodeToString(b[:])
+}
