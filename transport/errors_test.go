@@ -219,3 +219,24 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// A base URL may carry a path prefix, and the VM id is one escaped path
+// segment whatever it holds.
+func TestBaseURLPrefixAndEscapedVMID(t *testing.T) {
+	const vm = "odd id/with?#%"
+	s, err := emulator.New(emulator.Options{Home: t.TempDir(), Token: testKey, VMID: vm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	url := rawServer(t, http.StripPrefix("/api", s.Handler()).ServeHTTP)
+	c := rawClient(t, url+"/api/", func(c *transport.Config) { c.VMID = vm })
+	info, err := c.DescribeVM(ctxT(t))
+	if err != nil || info.ID != vm {
+		t.Fatalf("DescribeVM through /api with an odd id: %+v %v", info, err)
+	}
+	mustUpload(t, c, up("/home/user/x", []byte("prefixed")))
+	if got := readAll(t, c, "/home/user/x"); string(got) != "prefixed" {
+		t.Fatalf("read %q", got)
+	}
+}
