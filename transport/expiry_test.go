@@ -118,17 +118,34 @@ func TestExpireFaultOnGet(t *testing.T) {
 }
 
 func TestExpiredPartURLsRenewed(t *testing.T) {
+	data := randBytes(5*wire.PartSize + 3)
+	// Even with retries off, a refused part URL is renewed within the
+	// part's attempt.
 	e := newEmu(t)
 	c := e.client(t, func(c *transport.Config) { c.Retry = transport.RetryPolicy{Attempts: 1}; c.MaxParallel = 4 })
-	e.InjectFault(emulator.Fault{Endpoint: emulator.EndpointBlobPut, Kind: emulator.FaultExpire, Times: 3, After: 1})
-	data := randBytes(5*wire.PartSize + 3)
+	e.InjectFault(emulator.Fault{Endpoint: emulator.EndpointBlobPut, Kind: emulator.FaultExpire, After: 2})
 	mustUpload(t, c, up("/home/user/big", data))
 	if got, _ := os.ReadFile(e.local("/home/user/big")); !bytes.Equal(got, data) {
 		t.Fatal("content differs")
 	}
-	// presign, at least one renewal, commit.
-	if n := e.requests(emulator.EndpointSyncWrite); n < 3 || n > 5 {
-		t.Fatalf("%d sync writes", n)
+	if n := e.requests(emulator.EndpointSyncWrite); n != 3 {
+		t.Fatalf("%d sync writes, want presign, renewal, commit", n)
+	}
+	// The server's clock jumps past the URLs' expiry while parts are in
+	// flight: the parts refused renew their URLs, sharing renewals.
+	var clk clock
+	e = newEmu(t, withClock(&clk))
+	c = e.client(t, func(c *transport.Config) { c.MaxParallel = 4 })
+	src := &hookSource{ReaderAt: bytes.NewReader(data), at: 2 * wire.PartSize, fn: func() { clk.advance(wire.PresignTTL + time.Minute) }}
+	mustUpload(t, c, transport.Upload{Path: "/home/user/big", UploadID: newID(), Size: int64(len(data)), Source: src})
+	if got, _ := os.ReadFile(e.local("/home/user/big")); !bytes.Equal(got, data) {
+		t.Fatal("content differs")
+	}
+	if n := e.requests(emulator.EndpointSyncWrite); n < 3 || n > 7 {
+		t.Fatalf("%d sync writes: presign, 1 to 4 renewals, commit", n)
+	}
+	if n := e.requests(emulator.EndpointBlobPut); n <= 6 {
+		t.Fatalf("%d PUTs for 6 parts: the clock jump refused none", n)
 	}
 	// Short-lived URLs are renewed before use.
 	e2 := newEmu(t, func(o *emulator.Options) { o.PresignTTL = 5 * time.Second })
@@ -163,4 +180,19 @@ func TestStaleDetection(t *testing.T) {
 	if _, err := c.ReadAt(ctxT(t), o, make([]byte, 10), 0); transport.CodeOf(err) != transport.CodeStale {
 		t.Fatalf("changed file, expired URL: %v", err)
 	}
+}
+
+// hookSource calls fn once, when the first read at or past at happens.
+type hookSource struct {
+	io.ReaderAt
+	at   int64
+	fn   func()
+	once sync.Once
+}
+
+func (h *hookSource) ReadAt(p []byte, off int64) (int, error) {
+	if off >= h.at {
+		h.once.Do(h.fn)
+	}
+	return h.ReaderAt.ReadAt(p, off)
 }
