@@ -257,7 +257,10 @@ func writeResult(u Upload, sum string, r wire.SyncWriteResult) UploadResult {
 	case r.Size != u.Size:
 		return bad("the server committed another size")
 	case r.SHA256 != "" && !strings.EqualFold(r.SHA256, sum):
-		return bad("the server committed another sha256")
+		// The id was committed before with other bytes: a reused id.
+		out.Err = &Error{Code: CodeConflict, Op: "upload", Path: u.Path,
+			Message: "upload id " + u.UploadID + " was committed with other content"}
+		return out
 	}
 	out.SHA256 = sum
 	return out

@@ -1,0 +1,8 @@
+package transport
+
+// Internals the external tests check directly.
+var (
+	EntrySize    = entrySize
+	PlanBatches  = planBatches
+	EnvelopeSize = len(envelopeHead) + len(envelopeTail)
+)
