@@ -184,8 +184,20 @@ func (c *Client) uploadBatch(ctx context.Context, ups []Upload, idx []int, res [
 		return err
 	})
 	for _, e := range pending {
-		res[e.i] = UploadResult{Path: ups[e.i].Path, Err: err}
+		res[e.i] = UploadResult{Path: ups[e.i].Path, Err: forPath(err, ups[e.i].Path)}
 	}
+}
+
+// forPath is err, told of path when it is an *Error about another file
+// of the same request.
+func forPath(err error, path string) error {
+	e, ok := err.(*Error)
+	if !ok || e.Path == path {
+		return err
+	}
+	c := *e
+	c.Path = path
+	return &c
 }
 
 // prepareEntry reads u and marshals its entry.

@@ -66,9 +66,12 @@ func TestUploadStallCut(t *testing.T) {
 	})
 	start := time.Now()
 	ups := []transport.Upload{up(wire.HomeDir+"/a", randBytes(wire.ChunkSize)), up(wire.HomeDir+"/b", randBytes(wire.ChunkSize))}
-	for _, r := range c.Upload(ctxT(t), ups) {
+	for i, r := range c.Upload(ctxT(t), ups) {
 		if transport.CodeOf(r.Err) != transport.CodeTimeout || !transport.IsRetryable(r.Err) {
 			t.Fatalf("stalled upload: %v", r.Err)
+		}
+		if e := r.Err.(*transport.Error); e.Path != ups[i].Path {
+			t.Fatalf("error of %s names %s", ups[i].Path, e.Path)
 		}
 	}
 	if d := time.Since(start); d > 5*time.Second {
