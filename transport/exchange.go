@@ -71,21 +71,31 @@ func (c *Client) send(parent context.Context, x *exchange) (*answer, error) {
 	if x.limit > 0 {
 		limit = time.AfterFunc(x.limit, func() { cancel(errTooLong) })
 	}
+	release := func(cause error) {
+		wd.stop()
+		if limit != nil {
+			limit.Stop()
+		}
+		cancel(cause)
+	}
+	newBody := func() io.ReadCloser {
+		if len(x.body) == 0 {
+			return http.NoBody
+		}
+		return io.NopCloser(&sendWatch{r: bytes.NewReader(x.body), left: int64(len(x.body)), w: wd, stall: c.cfg.TransferStall, wait: wait})
+	}
 	var body io.Reader
 	if x.body != nil {
-		body = &sendWatch{r: bytes.NewReader(x.body), left: int64(len(x.body)), w: wd, stall: c.cfg.TransferStall, wait: wait}
+		body = newBody()
 	}
 	req, err := http.NewRequestWithContext(ctx, x.method, x.url, body)
 	if err != nil {
-		wd.stop()
-		cancel(nil)
+		release(nil)
 		return nil, &Error{Code: CodeInvalid, Op: x.op, Path: x.path, Message: "building the request", Err: err}
 	}
 	if x.body != nil {
 		req.ContentLength = int64(len(x.body))
-		req.GetBody = func() (io.ReadCloser, error) {
-			return io.NopCloser(&sendWatch{r: bytes.NewReader(x.body), left: int64(len(x.body)), w: wd, stall: c.cfg.TransferStall, wait: wait}), nil
-		}
+		req.GetBody = func() (io.ReadCloser, error) { return newBody(), nil }
 	}
 	if !x.presigned {
 		req.Header.Set(wire.HeaderAuthorization, "Bearer "+c.cfg.APIKey)
@@ -98,13 +108,6 @@ func (c *Client) send(parent context.Context, x *exchange) (*answer, error) {
 	}
 	start := time.Now()
 	resp, err := c.http.Do(req)
-	release := func(cause error) {
-		wd.stop()
-		if limit != nil {
-			limit.Stop()
-		}
-		cancel(cause)
-	}
 	if err != nil {
 		e := c.failure(parent, ctx, x, err)
 		release(nil)
