@@ -31,8 +31,9 @@ type Config struct {
 	// MaxParallel is the number of parts of one large upload in flight,
 	// and so in memory, at once (default 8).
 	MaxParallel int
-	// Debug receives one line per exchange and per retry; nil = off.
-	// Neither the key nor a presigned URL's token ever reaches it.
+	// Debug receives one line per exchange and per retry, from many
+	// goroutines at once; nil = off. Neither the key nor a presigned
+	// URL's token ever reaches it.
 	Debug func(format string, args ...any)
 }
 

@@ -2,6 +2,7 @@ package transport_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -86,7 +87,11 @@ func TestConformanceLive(t *testing.T) {
 			if _, err := c.Run(ctxT(t), "mkdir -p '"+dir+"'", transport.RunOptions{Timeout: 30 * time.Second}); err != nil {
 				t.Fatalf("mkdir: %v", err)
 			}
-			t.Cleanup(func() { _, _ = c.Run(ctxT(t), "rm -rf '"+dir+"'", transport.RunOptions{Timeout: 60 * time.Second}) })
+			t.Cleanup(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+				defer cancel()
+				_, _ = c.Run(ctx, "rm -rf '"+dir+"'", transport.RunOptions{Timeout: 60 * time.Second})
+			})
 			tc.fn(t, &target{name: "live", client: c, dir: dir})
 		})
 	}
