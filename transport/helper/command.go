@@ -3,6 +3,7 @@ package helper
 import (
 	_ "embed"
 	"fmt"
+	"path"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -11,9 +12,18 @@ import (
 // Version is the helper's protocol version, printed in its first record.
 const Version = 1
 
-// MaxCommandBytes keeps one run's command text well under the 128 KiB a
-// single argv string may have on Linux (the server runs sh -c COMMAND).
-const MaxCommandBytes = 64 << 10
+// Limits.
+const (
+	// MaxCommandBytes keeps one run's command text well under the 128 KiB
+	// a single argv string may have on Linux (the VM runs sh -c COMMAND).
+	MaxCommandBytes = 64 << 10
+	// MaxPathBytes is the longest path or symlink target sent: PATH_MAX
+	// less its terminating NUL.
+	MaxPathBytes = 4095
+	// MaxTreeLimit bounds a tree operation's Limit, so that its output
+	// stays far below what the run endpoint keeps of stdout (64 MiB).
+	MaxTreeLimit = 100_000
+)
 
 //go:embed helper.sh
 var script string
@@ -21,81 +31,104 @@ var script string
 // Script is the helper's text, as sent before the call line.
 func Script() string { return script }
 
-// encodeArg turns one argument into a single-quoted shell word that the
-// script's _dec decodes back to the same bytes. Valid UTF-8 travels raw
-// ('r' prefix, quotes escaped); anything else as printf %b octal escapes
-// ('x' prefix), because the command travels in JSON, which cannot carry
-// invalid UTF-8. NUL cannot be in an argument (Command rejects it).
-func encodeArg(s string) string {
-	var b strings.Builder
-	b.WriteByte('\'')
-	if utf8.ValidString(s) {
-		b.WriteByte('r')
-		b.WriteString(strings.ReplaceAll(s, "'", `'\''`))
-	} else {
-		b.WriteByte('x')
-		for i := 0; i < len(s); i++ {
-			c := s[i]
-			if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '/' || c == '.' || c == '_' || c == '-' {
-				b.WriteByte(c)
-			} else {
-				fmt.Fprintf(&b, `\0%03o`, c)
-			}
-		}
-	}
-	b.WriteByte('\'')
-	return b.String()
-}
+// callPrefix starts the line that calls the script; callSuffix ends it.
+const (
+	callPrefix = "\narkerfs_main"
+	callSuffix = "\n"
+)
 
-// args lists an op's arguments in the order the script expects.
-func args(op Op) ([]string, error) {
+// Validate reports whether op can be sent: nil, or an *OpError naming the
+// errno the VM would give (EINVAL, ENAMETOOLONG) without sending it.
+func Validate(op Op) error {
 	if err := checkPath(op.Path); err != nil {
-		return nil, err
+		return err
 	}
-	bit := func(b bool) string {
-		if b {
-			return "1"
-		}
-		return "0"
-	}
-	mode := "0" + strconv.FormatUint(uint64(op.Mode&07777), 8)
 	switch op.Kind {
-	case OpStat, OpList, OpRmdir, OpUnlink, OpReadlink, OpStatfs:
-		return []string{op.Path}, nil
-	case OpMkdir, OpChmod:
-		return []string{op.Path, mode}, nil
-	case OpCreate:
-		return []string{op.Path, mode, bit(op.Exclusive)}, nil
+	case OpStat, OpList, OpRmdir, OpUnlink, OpReadlink, OpStatfs, OpUtimens:
+		return nil
+	case OpMkdir, OpCreate, OpChmod:
+		if op.Mode&^07777 != 0 {
+			return invalid("mode %#o has bits beyond 07777", op.Mode)
+		}
+		return nil
 	case OpTruncate:
 		if op.Size < 0 {
-			return nil, fmt.Errorf("truncate to negative size %d", op.Size)
+			return invalid("negative size %d", op.Size)
 		}
-		return []string{op.Path, strconv.FormatInt(op.Size, 10)}, nil
+		return nil
 	case OpSymlink:
-		if op.Target == "" || strings.IndexByte(op.Target, 0) >= 0 {
-			return nil, fmt.Errorf("symlink target must be non-empty and without NUL")
+		switch {
+		case op.Target == "":
+			return invalid("empty symlink target")
+		case strings.IndexByte(op.Target, 0) >= 0:
+			return invalid("symlink target contains NUL")
+		case len(op.Target) > MaxPathBytes:
+			return &OpError{Errno: "ENAMETOOLONG", Message: "symlink target longer than PATH_MAX"}
 		}
-		return []string{op.Path, op.Target}, nil
+		return nil
 	case OpRename, OpLink:
-		if err := checkPath(op.Path2); err != nil {
-			return nil, err
-		}
-		if op.Kind == OpLink {
-			return []string{op.Path, op.Path2}, nil
-		}
-		return []string{op.Path, op.Path2, bit(op.NoReplace)}, nil
-	case OpUtimens:
-		return []string{op.Path, timeArg(op.Atime), timeArg(op.Mtime)}, nil
+		return checkPath(op.Path2)
 	case OpTree:
-		if op.Depth < 1 || op.Limit < 1 {
-			return nil, fmt.Errorf("tree needs depth and limit >= 1")
+		if op.Depth < 1 || op.Limit < 1 || op.Limit > MaxTreeLimit {
+			return invalid("tree needs depth >= 1 and 1 <= limit <= %d", MaxTreeLimit)
 		}
-		return []string{op.Path, strconv.Itoa(op.Depth), strconv.Itoa(op.Limit)}, nil
+		return nil
 	}
-	return nil, fmt.Errorf("unknown helper operation %q", op.Kind)
+	return invalid("unknown helper operation %q", op.Kind)
 }
 
-// timeArg writes a utimens time: "-" (leave), "now", or SEC.NSEC.
+func invalid(format string, a ...any) *OpError {
+	return &OpError{Errno: "EINVAL", Message: fmt.Sprintf(format, a...)}
+}
+
+// checkPath accepts clean absolute paths without NUL, up to MaxPathBytes.
+func checkPath(p string) error {
+	switch {
+	case !strings.HasPrefix(p, "/"):
+		return invalid("path %q is not absolute", p)
+	case strings.IndexByte(p, 0) >= 0:
+		return invalid("path %q contains NUL", p)
+	case len(p) > MaxPathBytes:
+		return &OpError{Errno: "ENAMETOOLONG", Message: "path longer than PATH_MAX"}
+	case path.Clean(p) != p:
+		return invalid("path %q is not clean", p)
+	}
+	return nil
+}
+
+// args lists a valid op's arguments in the order the script expects.
+func args(op Op) []string {
+	mode := fmt.Sprintf("%05o", op.Mode&07777) // 5 digits: chmod then clears a directory's setgid too
+	switch op.Kind {
+	case OpMkdir, OpChmod:
+		return []string{op.Path, mode}
+	case OpCreate:
+		return []string{op.Path, mode, bit(op.Exclusive)}
+	case OpTruncate:
+		return []string{op.Path, strconv.FormatInt(op.Size, 10)}
+	case OpSymlink:
+		return []string{op.Path, op.Target}
+	case OpLink:
+		return []string{op.Path, op.Path2}
+	case OpRename:
+		return []string{op.Path, op.Path2, bit(op.NoReplace)}
+	case OpUtimens:
+		return []string{op.Path, timeArg(op.Atime), timeArg(op.Mtime)}
+	case OpTree:
+		return []string{op.Path, strconv.Itoa(op.Depth), strconv.Itoa(op.Limit)}
+	}
+	return []string{op.Path}
+}
+
+func bit(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// timeArg writes a utimens time: "-" (leave), "now", or [-]SEC.NSEC, a
+// decimal number of seconds as GNU touch -d @… reads it.
 func timeArg(t Time) string {
 	switch {
 	case !t.Set:
@@ -103,77 +136,100 @@ func timeArg(t Time) string {
 	case t.Now:
 		return "now"
 	}
-	sign, ns := "", t.Ns
-	if ns < 0 {
-		sign, ns = "-", -ns
+	sign, ns := "", uint64(t.Ns)
+	if t.Ns < 0 {
+		sign, ns = "-", uint64(-t.Ns) // also right for math.MinInt64
 	}
 	return fmt.Sprintf("%s%d.%09d", sign, ns/1e9, ns%1e9)
 }
 
-func checkPath(p string) error {
-	if !strings.HasPrefix(p, "/") {
-		return fmt.Errorf("helper paths must be absolute: %q", p)
+// encodeArg turns one argument into a single-quoted shell word that the
+// script's _dec decodes back to the same bytes. Valid UTF-8 travels raw
+// ('r' prefix; a quote ends the quoted string, is escaped and starts a new
+// one); anything else as printf %b octal escapes ('x' prefix) of every
+// byte but printable ASCII other than quote and backslash, because the
+// command travels in JSON, which cannot carry invalid UTF-8. Either way
+// the word is quoted strings only: nothing in it is shell syntax. s must
+// not contain NUL.
+func encodeArg(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 4)
+	if utf8.ValidString(s) {
+		b.WriteString("'r")
+		b.WriteString(strings.ReplaceAll(s, "'", `'\''`))
+		b.WriteByte('\'')
+		return b.String()
 	}
-	if strings.IndexByte(p, 0) >= 0 {
-		return fmt.Errorf("path contains NUL: %q", p)
+	b.WriteString("'x")
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= ' ' && c <= '~' && c != '\'' && c != '\\' {
+			b.WriteByte(c)
+		} else {
+			b.WriteString(`\0`)
+			b.WriteByte('0' + c>>6)
+			b.WriteByte('0' + c>>3&7)
+			b.WriteByte('0' + c&7)
+		}
 	}
-	return nil
+	b.WriteByte('\'')
+	return b.String()
 }
 
-// Command builds the command text that runs ops in one run.
+// appendOp writes op's part of the call line: " KIND 'ARG'...".
+func appendOp(b *strings.Builder, op Op) {
+	b.WriteByte(' ')
+	b.WriteString(string(op.Kind))
+	for _, a := range args(op) {
+		b.WriteByte(' ')
+		b.WriteString(encodeArg(a))
+	}
+}
+
+// Command builds the command text that runs ops, in order, in one run.
+// Every op must pass Validate.
 func Command(ops []Op) (string, error) {
 	if len(ops) == 0 {
 		return "", fmt.Errorf("no helper operations")
 	}
 	var b strings.Builder
 	b.WriteString(script)
-	b.WriteString("\narkerfs_main")
-	for _, op := range ops {
-		a, err := args(op)
-		if err != nil {
-			return "", fmt.Errorf("%s: %w", op.Kind, err)
+	b.WriteString(callPrefix)
+	for i, op := range ops {
+		if err := Validate(op); err != nil {
+			return "", fmt.Errorf("helper op %d (%s): %w", i, op.Kind, err)
 		}
-		b.WriteString(" ")
-		b.WriteString(string(op.Kind))
-		for _, s := range a {
-			b.WriteByte(' ')
-			b.WriteString(encodeArg(s))
-		}
+		appendOp(&b, op)
 	}
-	b.WriteByte('\n')
+	b.WriteString(callSuffix)
 	return b.String(), nil
 }
 
-// opSize is the command bytes op adds.
+// opSize is the number of command bytes op adds.
 func opSize(op Op) int {
-	a, err := args(op)
-	if err != nil {
-		return 0
-	}
-	n := len(op.Kind) + 1
-	for _, s := range a {
-		n += len(encodeArg(s)) + 1
-	}
-	return n
+	var b strings.Builder
+	appendOp(&b, op)
+	return b.Len()
 }
 
-// Split cuts ops into batches whose commands stay under maxCommandBytes.
-// An op too large for any batch gets a batch of its own.
+// Split cuts ops, in order, into batches whose commands stay within
+// maxCommandBytes. An op too large to share gets a batch of its own; with
+// MaxCommandBytes that never happens: the largest valid op (two 4095-byte
+// strings, all escaped) adds about 41 KiB to the 9 KiB script.
 func Split(ops []Op, maxCommandBytes int) [][]Op {
+	base := len(script) + len(callPrefix) + len(callSuffix)
 	var out [][]Op
-	var cur []Op
-	size := len(script) + 32
-	for _, op := range ops {
+	start, size := 0, base
+	for i, op := range ops {
 		n := opSize(op)
-		if len(cur) > 0 && size+n > maxCommandBytes {
-			out = append(out, cur)
-			cur, size = nil, len(script)+32
+		if i > start && size+n > maxCommandBytes {
+			out = append(out, ops[start:i:i])
+			start, size = i, base
 		}
-		cur = append(cur, op)
 		size += n
 	}
-	if len(cur) > 0 {
-		out = append(out, cur)
+	if start < len(ops) {
+		out = append(out, ops[start:len(ops):len(ops)])
 	}
 	return out
 }

@@ -1,181 +1,234 @@
 # arkerfs-meta 1: the metadata helper arkerfs runs on the VM through the
-# run endpoint. It defines functions only; the command arkerfs sends is this
-# text followed by one line calling arkerfs_main with the operations as
-# single-quoted arguments. Each argument is 'r<raw bytes>' or
-# 'x<bytes as printf %b escapes>', so no file name is ever shell syntax.
-# Output: NUL-terminated fields, described in docs/HELPER.md.
-# Needs a POSIX sh with GNU coreutils and findutils (find -printf).
+# run endpoint; docs/HELPER.md describes it fully. This text only defines
+# functions. The command arkerfs sends is this text followed by one line
+# calling arkerfs_main with the operations as single-quoted words, each
+# 'r<raw bytes>' or 'x<bytes as printf %b octal escapes>', so no file name
+# is ever shell syntax. Output: NUL-terminated fields. Needs a POSIX sh,
+# GNU coreutils and GNU findutils.
 
 LC_ALL=C
 export LC_ALL
-_F='%y %m %n %U %G %s %b %i %D %A@ %T@ %C@\0%f\0%l\0'
-_T='%y %m %n %U %G %s %b %i %D %A@ %T@ %C@\0%P\0%l\0'
+umask 077
 
-# _dec ARG: decode one argument into _v.
+# find -printf formats of an attribute record: "a", the attributes, a
+# name (none, the base name, the path below the listed directory) and the
+# symlink target.
+_A1='a\0%y %m %n %U %G %s %b %i %D %A@ %T@ %C@\0\0%l\0'
+_AL='a\0%y %m %n %U %G %s %b %i %D %A@ %T@ %C@\0%f\0%l\0'
+_AT='a\0%y %m %n %U %G %s %b %i %D %A@ %T@ %C@\0%P\0%l\0'
+
+_out() { printf '%s\000' "$@"; }
+_err() { _out err "$1" "$2"; }
+_exists() { [ -e "$1" ] || [ -L "$1" ]; }
+_isdir() { [ -d "$1" ] && [ ! -L "$1" ]; }
+
+# _dec WORD: decode one argument into _v (trailing newlines kept).
 _dec() {
 	case $1 in
 	r*) _v=${1#r} ;;
-	x*) _v=$(printf '%bx' "${1#x}"); _v=${_v%x} ;;
-	*) _v= ; return 1 ;;
+	x*) _v=$(printf '%bx' "${1#x}") && _v=${_v%x} ;;
+	*) return 1 ;;
 	esac
 }
 
-_out() { printf '%s\000' "$@"; }
-_ok() { _out ok; }
-_err() { _out err "$1" "$2"; }
-_ex() { [ -e "$1" ] || [ -L "$1" ]; }
+# _errno MSG: set _e to the errno whose C-locale text ends MSG, else empty.
+_errno() {
+	case $1 in
+	*': No such file or directory') _e=ENOENT ;;
+	*': File exists') _e=EEXIST ;;
+	*': Directory not empty') _e=ENOTEMPTY ;;
+	*': Not a directory') _e=ENOTDIR ;;
+	*': Is a directory') _e=EISDIR ;;
+	*': Permission denied') _e=EACCES ;;
+	*': Operation not permitted') _e=EPERM ;;
+	*': Invalid argument') _e=EINVAL ;;
+	*': File name too long') _e=ENAMETOOLONG ;;
+	*': Too many levels of symbolic links') _e=ELOOP ;;
+	*': Invalid cross-device link') _e=EXDEV ;;
+	*': No space left on device') _e=ENOSPC ;;
+	*': Disk quota exceeded') _e=EDQUOT ;;
+	*': Device or resource busy') _e=EBUSY ;;
+	*': Read-only file system') _e=EROFS ;;
+	*': Operation not supported') _e=ENOTSUP ;;
+	*': Input/output error') _e=EIO ;;
+	*': File too large') _e=EFBIG ;;
+	*': Too many links') _e=EMLINK ;;
+	*': Text file busy') _e=ETXTBSY ;;
+	*': Stale file handle') _e=ESTALE ;;
+	*) _e= ;;
+	esac
+}
 
-# _attr PATH: one attribute record for PATH (symlinks not followed).
-_attr() { printf 'a\000'; find "$1" -maxdepth 0 -printf "$_F"; }
-
-# _why PATH MSG: report why PATH cannot be used as an existing file.
+# _why PATH MSG ERRNO: report a failure concerning PATH: the errno that
+# looking PATH up meets (ENOENT, ENOTDIR, ELOOP, EACCES, ENAMETOOLONG),
+# or ERRNO when PATH exists.
 _why() {
-	_b=${1##*/}
-	if [ ${#_b} -gt 255 ]; then _err ENAMETOOLONG "$2"; return; fi
-	_d=${1%/*}; [ -n "$_d" ] || _d=/
-	if _ex "$1"; then _err EACCES "$2"
-	elif [ -d "$_d" ]; then _err ENOENT "$2"
-	elif _ex "$_d"; then _err ENOTDIR "$2"
-	else _err ENOENT "$2"; fi
+	if _w=$(stat -c x -- "$1" 2>&1 >/dev/null); then _err "$3" "$2"; return; fi
+	_errno "$_w"
+	_err "${_e:-EIO}" "${2:-$_w}"
 }
 
-# _whynew PATH MSG: report why PATH could not be created.
-_whynew() {
-	if _ex "$1"; then _err EEXIST "$2"; else _why "$1" "$2"; fi
+# _fail PATH MSG ERRNO: report a failed command by the errno its message
+# names, else as _why does.
+_fail() {
+	_errno "$2"
+	if [ -n "$_e" ]; then _err "$_e" "$2"; else _why "$1" "$2" "$3"; fi
 }
 
-_empty() { [ -z "$(find "$1" -mindepth 1 -maxdepth 1 -print -quit 2>/dev/null)" ]; }
+# _okattr PATH: print "ok" and PATH's attribute record (symlinks not
+# followed) in one write; false, printing nothing, if PATH is missing.
+_okattr() { find "$1" -maxdepth 0 -printf "ok\\0$_A1" 2>/dev/null; }
 
-op_stat() {
-	if _ex "$1"; then _ok; _attr "$1"; else _why "$1" "no such file"; fi
-}
+# _done PATH: answer a change that succeeded with PATH's attributes.
+_done() { _okattr "$1" || _why "$1" "changed, but the result cannot be examined" EIO; }
+
+_notdir() { if _exists "$1"; then _err ENOTDIR "not a directory"; else _why "$1" "" EIO; fi; }
+
+op_stat() { _okattr "$1" || _why "$1" "" EIO; }
 
 op_list() {
-	if [ ! -d "$1" ] || [ -L "$1" ]; then
-		if _ex "$1"; then _err ENOTDIR "not a directory"; else _why "$1" "no such directory"; fi
-		return
-	fi
-	_ok
-	find "$1" -mindepth 1 -maxdepth 1 -printf "a\\000$_F" 2>/dev/null
+	if ! _isdir "$1"; then _notdir "$1"; return; fi
+	if [ ! -r "$1" ] || [ ! -x "$1" ]; then _err EACCES "cannot read the directory"; return; fi
+	_out ok
+	find "$1" -mindepth 1 -maxdepth 1 -printf "$_AL" 2>/dev/null
 }
 
 # op_tree DIR DEPTH LIMIT: entries below DIR in depth-first pre-order, at
-# most LIMIT+1 of them (the parser keeps LIMIT and marks the rest cut).
+# most LIMIT+1 of them (4 fields each); one more than LIMIT means "cut".
 op_tree() {
-	if [ ! -d "$1" ] || [ -L "$1" ]; then
-		if _ex "$1"; then _err ENOTDIR "not a directory"; else _why "$1" "no such directory"; fi
-		return
-	fi
-	_ok
-	find "$1" -mindepth 1 -maxdepth "$2" -printf "a\\000$_T" 2>/dev/null | head -z -n $(( ($3 + 1) * 4 ))
-	_out t
+	if ! _isdir "$1"; then _notdir "$1"; return; fi
+	if [ ! -r "$1" ] || [ ! -x "$1" ]; then _err EACCES "cannot read the directory"; return; fi
+	_out ok
+	find "$1" -mindepth 1 -maxdepth "$2" -printf "$_AT" 2>/dev/null | head -z -n "$((($3 + 1) * 4))"
 }
 
 op_mkdir() {
-	if _m=$(mkdir -m "$2" -- "$1" 2>&1); then _ok; _attr "$1"; else _whynew "$1" "$_m"; fi
+	if _m=$(mkdir -m "$2" -- "$1" 2>&1); then _done "$1"; else _fail "$1" "$_m" EEXIST; fi
 }
 
+# op_create PATH MODE EXCLUSIVE: make an empty file with O_CREAT|O_EXCL
+# (dd conv=excl); without EXCLUSIVE an existing non-directory is answered
+# as it is.
 op_create() {
-	if [ "$3" = 1 ]; then
-		if _m=$( (set -C; : >"$1") 2>&1); then :; else _whynew "$1" "$_m"; return; fi
-	elif [ -d "$1" ]; then
-		_err EISDIR "is a directory"; return
-	elif ! _ex "$1"; then
-		if _m=$( : >>"$1" 2>&1); then :; else _why "$1" "$_m"; return; fi
+	if _exists "$1"; then
+		if [ "$3" = 1 ]; then _err EEXIST "file exists"
+		elif _isdir "$1"; then _err EISDIR "is a directory"
+		else op_stat "$1"; fi
+		return
 	fi
-	if _m=$(chmod "$2" -- "$1" 2>&1); then _ok; _attr "$1"; else _why "$1" "$_m"; fi
+	if ! _m=$(dd if=/dev/null of="$1" conv=excl status=none 2>&1); then
+		_errno "$_m"
+		if [ "$_e" = EEXIST ] && [ "$3" != 1 ]; then op_stat "$1"; else _fail "$1" "$_m" EEXIST; fi
+		return
+	fi
+	if _m=$(chmod "$2" -- "$1" 2>&1); then _done "$1"; else _fail "$1" "$_m" EPERM; fi
 }
 
 op_rmdir() {
-	if ! _ex "$1"; then _why "$1" "no such directory"; return; fi
-	if [ ! -d "$1" ] || [ -L "$1" ]; then _err ENOTDIR "not a directory"; return; fi
-	if _m=$(rmdir -- "$1" 2>&1); then _ok
-	elif ! _empty "$1"; then _err ENOTEMPTY "$_m"
-	else _err EACCES "$_m"; fi
+	if _m=$(rmdir -- "$1" 2>&1); then _out ok; else _fail "$1" "$_m" EIO; fi
 }
 
 op_unlink() {
-	if ! _ex "$1"; then _why "$1" "no such file"; return; fi
-	if [ -d "$1" ] && [ ! -L "$1" ]; then _err EISDIR "is a directory"; return; fi
-	if _m=$(rm -f -- "$1" 2>&1) && ! _ex "$1"; then _ok; else _err EACCES "$_m"; fi
+	if ! _exists "$1"; then _why "$1" "" EIO; return; fi
+	if _isdir "$1"; then _err EISDIR "is a directory"; return; fi
+	if _m=$(rm -f -- "$1" 2>&1); then _out ok; else _fail "$1" "$_m" EIO; fi
 }
 
-# _renameerr SRC DST MSG: classify a failed rename as rename(2) would.
-_renameerr() {
-	if ! _ex "$1"; then _why "$1" "$3"
-	elif [ -d "$2" ] && [ ! -L "$2" ] && { [ ! -d "$1" ] || [ -L "$1" ]; }; then _err EISDIR "$3"
-	elif [ -d "$1" ] && [ ! -L "$1" ] && _ex "$2" && { [ ! -d "$2" ] || [ -L "$2" ]; }; then _err ENOTDIR "$3"
-	elif [ -d "$2" ] && [ ! -L "$2" ] && ! _empty "$2"; then _err ENOTEMPTY "$3"
-	else
-		case $2/ in "$1"/*) _err EINVAL "cannot move a directory into itself"; return ;; esac
-		_why "$2" "$3"
-	fi
+# _samefs SRC DST: false when the directories of SRC and DST are on two
+# file systems (where mv would copy; rename(2) fails with EXDEV).
+_samefs() {
+	_w=$(find "${1%/*}/" "${2%/*}/" -maxdepth 0 -printf '%D ' 2>/dev/null) || return 0
+	set -- $_w
+	[ "$1" = "$2" ]
 }
 
+# op_rename SRC DST NOREPLACE: rename(2) semantics with mv -T; NOREPLACE
+# is atomic for non-directories (hard link, then unlink the source) and
+# check-then-rename for directories.
 op_rename() {
-	if ! _ex "$1"; then _why "$1" "no such file"; return; fi
+	if ! _exists "$1"; then _why "$1" "" EIO; return; fi
 	if [ "$3" = 1 ]; then
-		if _ex "$2"; then _err EEXIST "destination exists"; return; fi
-		if [ ! -d "$1" ] || [ -L "$1" ]; then
-			# Atomic no-replace for non-directories: link, then unlink.
-			if _m=$(ln -T -- "$1" "$2" 2>&1); then
-				rm -f -- "$1"; _ok; _attr "$2"; return
+		if _exists "$2"; then _err EEXIST "the destination exists"; return; fi
+		if ! _isdir "$1"; then
+			if _m=$(ln -P -T -- "$1" "$2" 2>&1); then
+				if _m=$(rm -f -- "$1" 2>&1); then _done "$2"; else rm -f -- "$2"; _fail "$1" "$_m" EIO; fi
+				return
 			fi
-			if _ex "$2"; then _err EEXIST "$_m"; return; fi
+			_errno "$_m"
+			case $_e in
+			EPERM | EMLINK | ENOTSUP) ;; # no hard links here: check, then rename
+			*) _fail "$2" "$_m" EEXIST; return ;;
+			esac
 		fi
 	fi
-	if [ "$1" = "$2" ]; then _ok; _attr "$2"; return; fi
-	if _m=$(mv -f -T -- "$1" "$2" 2>&1) && ! _ex "$1"; then _ok; _attr "$2"; else _renameerr "$1" "$2" "$_m"; fi
+	if [ "$1" = "$2" ]; then _done "$2"; return; fi
+	if _isdir "$1"; then
+		case $2 in "$1"/*) _err EINVAL "cannot move a directory into itself"; return ;; esac
+		if _exists "$2" && ! _isdir "$2"; then _err ENOTDIR "the destination is not a directory"; return; fi
+	elif _isdir "$2"; then
+		_err EISDIR "the destination is a directory"; return
+	elif [ ! -L "$1" ] && [ ! -L "$2" ] && [ "$1" -ef "$2" ]; then
+		_done "$2"; return # two links of one file: rename(2) does nothing
+	fi
+	if ! _samefs "$1" "$2"; then _err EXDEV "the destination is on another file system"; return; fi
+	if _m=$(mv -f -T -- "$1" "$2" 2>&1); then _done "$2"; else _fail "$2" "$_m" EIO; fi
 }
 
 op_chmod() {
-	if ! _ex "$1"; then _why "$1" "no such file"; return; fi
-	if _m=$(chmod "$2" -- "$1" 2>&1); then _ok; _attr "$1"; else _err EPERM "$_m"; fi
+	if [ -L "$1" ]; then _err ENOTSUP "symbolic links have no mode"; return; fi
+	if _m=$(chmod "$2" -- "$1" 2>&1); then _done "$1"; else _fail "$1" "$_m" EPERM; fi
 }
 
-# _touch FLAG SPEC PATH: set one time; SPEC is -, now or SEC.NSEC.
+# _touch PATH ATIME MTIME: set the times given; each is -, now or SEC.NSEC.
 _touch() {
-	case $2 in
+	if [ "$2" = "$3" ]; then _touch1 "$1" "" "$2"; return; fi
+	_touch1 "$1" -a "$2" && _touch1 "$1" -m "$3"
+}
+
+_touch1() {
+	case $3 in
 	-) return 0 ;;
-	now) touch -h -c "$1" -- "$3" 2>&1 ;;
-	*) touch -h -c "$1" -d "@$2" -- "$3" 2>&1 ;;
+	now) touch -h -c $2 -- "$1" 2>&1 ;;
+	*) touch -h -c $2 -d "@$3" -- "$1" 2>&1 ;;
 	esac
 }
 
 op_utimens() {
-	if ! _ex "$1"; then _why "$1" "no such file"; return; fi
-	if _m=$(_touch -a "$2" "$1") && _m=$(_touch -m "$3" "$1"); then _ok; _attr "$1"; else _err EPERM "$_m"; fi
+	if ! _exists "$1"; then _why "$1" "" EIO; return; fi
+	if _m=$(_touch "$1" "$2" "$3"); then _done "$1"; else _fail "$1" "$_m" EPERM; fi
 }
 
 op_truncate() {
-	if ! _ex "$1"; then _why "$1" "no such file"; return; fi
+	if ! _exists "$1"; then _why "$1" "" EIO; return; fi
 	if [ -d "$1" ]; then _err EISDIR "is a directory"; return; fi
-	if _m=$(truncate -s "$2" -- "$1" 2>&1); then _ok; _attr "$1"; else _err EACCES "$_m"; fi
+	if [ ! -f "$1" ]; then _err EINVAL "not a regular file"; return; fi
+	if _m=$(truncate -c -s "$2" -- "$1" 2>&1); then _done "$1"; else _fail "$1" "$_m" EIO; fi
 }
 
+# op_symlink PATH TARGET: make PATH a symbolic link holding TARGET.
 op_symlink() {
-	if _m=$(ln -s -T -- "$2" "$1" 2>&1); then _ok; _attr "$1"; else _whynew "$1" "$_m"; fi
+	if _m=$(ln -s -T -- "$2" "$1" 2>&1); then _done "$1"; else _fail "$1" "$_m" EEXIST; fi
 }
 
 op_readlink() {
-	if [ -L "$1" ]; then _ok; _attr "$1"
-	elif _ex "$1"; then _err EINVAL "not a symbolic link"
-	else _why "$1" "no such file"; fi
+	if [ -L "$1" ]; then op_stat "$1"
+	elif _exists "$1"; then _err EINVAL "not a symbolic link"
+	else _why "$1" "" EIO; fi
 }
 
+# op_link OLD NEW: a hard link NEW to OLD.
 op_link() {
-	if ! _ex "$1"; then _why "$1" "no such file"; return; fi
-	if [ -d "$1" ] && [ ! -L "$1" ]; then _err EPERM "hard links to directories are not allowed"; return; fi
-	if _m=$(ln -T -- "$1" "$2" 2>&1); then _ok; _attr "$2"; else _whynew "$2" "$_m"; fi
+	if ! _exists "$1"; then _why "$1" "" EIO; return; fi
+	if _isdir "$1"; then _err EPERM "hard links to directories are not allowed"; return; fi
+	if _m=$(ln -P -T -- "$1" "$2" 2>&1); then _done "$2"; else _fail "$2" "$_m" EEXIST; fi
 }
 
 op_statfs() {
-	if ! _ex "$1"; then _why "$1" "no such file"; return; fi
-	if _m=$(stat -f -c '%S %b %f %a %c %d %l' -- "$1" 2>&1); then _ok; _out s "$_m"; else _err EIO "$_m"; fi
+	if _m=$(stat -f -c '%S %b %f %a %c %d %l' -- "$1" 2>&1); then _out ok s "$_m"; else _fail "$1" "$_m" EIO; fi
 }
 
-# arkerfs_main KIND ARGS... [KIND ARGS...]: run each operation; one
-# failing does not stop the others.
+# arkerfs_main KIND ARG... [KIND ARG...]...: run each operation in turn;
+# one failing does not stop the others.
 arkerfs_main() {
 	_out arkerfs-meta 1
 	if ! find / -maxdepth 0 -printf '' 2>/dev/null; then
@@ -184,7 +237,8 @@ arkerfs_main() {
 	fi
 	_n=0
 	while [ $# -gt 0 ]; do
-		_k=$1; shift
+		_k=$1
+		shift
 		case $_k in
 		stat | list | rmdir | unlink | readlink | statfs) _c=1 ;;
 		mkdir | chmod | truncate | symlink | link) _c=2 ;;
@@ -192,14 +246,16 @@ arkerfs_main() {
 		*) _out fatal EINVAL "unknown operation"; return 0 ;;
 		esac
 		if [ $# -lt $_c ]; then _out fatal EINVAL "missing arguments"; return 0; fi
-		_dec "$1"; _a1=$_v; _a2=; _a3=
-		[ $_c -ge 2 ] && { _dec "$2"; _a2=$_v; }
-		[ $_c -ge 3 ] && { _dec "$3"; _a3=$_v; }
+		_a2= _a3=
+		_dec "$1" && _a1=$_v &&
+			{ [ $_c -lt 2 ] || { _dec "$2" && _a2=$_v; }; } &&
+			{ [ $_c -lt 3 ] || { _dec "$3" && _a3=$_v; }; } ||
+			{ _out fatal EINVAL "undecodable argument"; return 0; }
 		shift $_c
-		_out op "$_k"
-		"op_$_k" "$_a1" "$_a2" "$_a3"
-		_out end
+		_out op $_n "$_k"
+		op_$_k "$_a1" "$_a2" "$_a3"
+		_out end $_n
 		_n=$((_n + 1))
 	done
-	_out done "$_n"
+	_out done $_n
 }

@@ -5,33 +5,61 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
-// Parse reads the helper's output for ops. It is strict: any record out
-// of place, malformed number or missing end is an error, never a guess.
+// FatalError is the helper saying it cannot run at all on this VM (a
+// "fatal" record), for example because GNU find is missing.
+type FatalError struct {
+	Errno   string
+	Message string
+}
+
+func (e *FatalError) Error() string {
+	return fmt.Sprintf("the metadata helper cannot run: %s: %s", e.Errno, e.Message)
+}
+
+// errnos are the errno names the script reports; any other is a protocol
+// error.
+var errnos = map[string]bool{
+	"ENOENT": true, "EEXIST": true, "ENOTEMPTY": true, "ENOTDIR": true, "EISDIR": true,
+	"EACCES": true, "EPERM": true, "EINVAL": true, "ENAMETOOLONG": true, "ELOOP": true,
+	"EXDEV": true, "ENOSPC": true, "EDQUOT": true, "EBUSY": true, "EROFS": true,
+	"ENOTSUP": true, "EIO": true, "EFBIG": true, "EMLINK": true, "ETXTBSY": true, "ESTALE": true,
+}
+
+// maxMessage bounds the message kept from an err record.
+const maxMessage = 1024
+
+// Parse reads the helper's output for ops. It is strict: a record out of
+// place, a malformed number, a missing end or trailing bytes is an error,
+// never a guess. A "fatal" record is returned as a *FatalError.
 func Parse(stdout []byte, ops []Op) ([]Result, error) {
-	p := &parser{fields: strings.Split(string(stdout), "\x00")}
 	if len(stdout) == 0 || stdout[len(stdout)-1] != 0 {
 		return nil, errors.New("helper output does not end with NUL (cut short?)")
 	}
-	p.fields = p.fields[:len(p.fields)-1]
+	p := &parser{fields: strings.Split(string(stdout[:len(stdout)-1]), "\x00")}
 	if p.next() != "arkerfs-meta" || p.next() != strconv.Itoa(Version) {
 		return nil, fmt.Errorf("not arkerfs-meta %d output", Version)
 	}
 	if p.peek() == "fatal" {
 		p.next()
-		errno, msg := p.next(), p.next()
-		return nil, fmt.Errorf("helper cannot run: %s: %s", errno, msg)
+		fe := &FatalError{Errno: p.next(), Message: p.next()}
+		if p.err != nil || !p.atEnd() {
+			return nil, errors.New("malformed fatal record")
+		}
+		return nil, fe
 	}
 	res := make([]Result, len(ops))
 	for i, op := range ops {
-		if p.next() != "op" || p.next() != string(op.Kind) {
+		idx := strconv.Itoa(i)
+		if p.next() != "op" || p.next() != idx || p.next() != string(op.Kind) {
 			return nil, fmt.Errorf("op %d (%s): missing op record", i, op.Kind)
 		}
 		if err := p.result(op, &res[i]); err != nil {
 			return nil, fmt.Errorf("op %d (%s): %w", i, op.Kind, err)
 		}
-		if p.next() != "end" {
+		if p.next() != "end" || p.next() != idx {
 			return nil, fmt.Errorf("op %d (%s): missing end record", i, op.Kind)
 		}
 	}
@@ -41,12 +69,14 @@ func Parse(stdout []byte, ops []Op) ([]Result, error) {
 	if p.err != nil {
 		return nil, p.err
 	}
-	if len(p.fields) != 0 {
+	if !p.atEnd() {
 		return nil, errors.New("trailing output after done")
 	}
 	return res, nil
 }
 
+// parser walks the NUL-separated fields. Reading past the end yields a
+// field no record can match and sets err.
 type parser struct {
 	fields []string
 	err    error
@@ -66,10 +96,12 @@ func (p *parser) next() string {
 
 func (p *parser) peek() string {
 	if len(p.fields) == 0 {
-		return ""
+		return "\x00eof"
 	}
 	return p.fields[0]
 }
+
+func (p *parser) atEnd() bool { return len(p.fields) == 0 }
 
 // result reads one op's status and data records.
 func (p *parser) result(op Op, r *Result) error {
@@ -77,157 +109,125 @@ func (p *parser) result(op Op, r *Result) error {
 	case "ok":
 	case "err":
 		errno, msg := p.next(), p.next()
-		if !isErrnoName(errno) {
-			return fmt.Errorf("bad errno %q", errno)
+		if !errnos[errno] {
+			return fmt.Errorf("unknown errno %q", errno)
 		}
-		r.Err = &OpError{Errno: errno, Message: strings.TrimSpace(msg)}
+		r.Err = &OpError{Errno: errno, Message: cleanMessage(msg)}
 		return p.err
 	default:
-		return errors.New("want ok or err")
+		return errors.New("want an ok or err record")
 	}
 	switch op.Kind {
 	case OpRmdir, OpUnlink:
 		return p.err
 	case OpStatfs:
 		if p.next() != "s" {
-			return errors.New("want statfs record")
+			return errors.New("want a statfs record")
 		}
 		s, err := parseStatfs(p.next())
 		r.Statfs = s
 		return err
 	case OpList, OpTree:
-		for p.peek() == "a" {
-			p.next()
-			e, err := parseEntry(p.next(), p.next(), p.next())
-			if err != nil {
-				return err
-			}
-			if op.Kind == OpList && (e.Name == "" || strings.Contains(e.Name, "/")) || op.Kind == OpTree && e.Name == "" {
-				return fmt.Errorf("bad entry name %q", e.Name)
-			}
-			r.Entries = append(r.Entries, e)
-		}
-		if op.Kind == OpTree {
-			if p.next() != "t" {
-				return errors.New("want tree end record")
-			}
-			if len(r.Entries) > op.Limit {
-				r.Entries, r.Truncated = r.Entries[:op.Limit], true
-			}
-		}
-		return p.err
+		return p.entries(op, r)
 	}
-	if p.next() != "a" {
-		return errors.New("want attribute record")
-	}
-	e, err := parseEntry(p.next(), p.next(), p.next())
+	e, err := p.attr()
 	if err != nil {
 		return err
+	}
+	if e.Name != "" {
+		return errors.New("named attribute record for a single file")
+	}
+	if op.Kind == OpReadlink && e.Attr.Type != TypeSymlink {
+		return errors.New("readlink answered a file that is not a symlink")
 	}
 	r.Attr, r.Target = &e.Attr, e.Target
 	return nil
 }
 
-var types = map[string]FileType{"f": TypeRegular, "d": TypeDir, "l": TypeSymlink, "p": TypeFIFO, "s": TypeSocket, "c": TypeChar, "b": TypeBlock}
+// entries reads a list's or a tree's attribute records.
+func (p *parser) entries(op Op, r *Result) error {
+	var seen map[string]bool // tree: directories listed so far
+	if op.Kind == OpTree {
+		seen = map[string]bool{}
+	}
+	for p.peek() == "a" {
+		e, err := p.attr()
+		if err != nil {
+			return err
+		}
+		if op.Kind == OpList {
+			if !validName(e.Name) {
+				return fmt.Errorf("bad entry name %q", e.Name)
+			}
+		} else if err := checkTreeName(e.Name, op.Depth, seen); err != nil {
+			return err
+		}
+		if seen != nil && e.Attr.Type == TypeDir {
+			seen[e.Name] = true
+		}
+		r.Entries = append(r.Entries, e)
+	}
+	if op.Kind == OpTree && len(r.Entries) > op.Limit {
+		if len(r.Entries) > op.Limit+1 {
+			return fmt.Errorf("tree answered %d entries, limit %d", len(r.Entries), op.Limit)
+		}
+		r.Entries, r.Truncated = r.Entries[:op.Limit:op.Limit], true
+	}
+	return p.err
+}
 
-// parseEntry reads "%y %m %n %U %G %s %b %i %D %A@ %T@ %C@", name, target.
-func parseEntry(head, name, target string) (Entry, error) {
-	f := strings.Split(head, " ")
-	if len(f) != 12 {
-		return Entry{}, fmt.Errorf("attribute record has %d fields, want 12", len(f))
+// checkTreeName accepts a relative path of at most depth valid components
+// whose parent directory was listed before it (depth-first pre-order).
+func checkTreeName(name string, depth int, seen map[string]bool) error {
+	parts := strings.Split(name, "/")
+	if len(parts) > depth {
+		return fmt.Errorf("tree entry %q deeper than %d", name, depth)
 	}
-	t, ok := types[f[0]]
-	if !ok {
-		return Entry{}, fmt.Errorf("unknown file type %q", f[0])
-	}
-	var a Attr
-	a.Type = t
-	var err error
-	u := func(s string, base, bits int) uint64 {
-		v, e := strconv.ParseUint(s, base, bits)
-		if e != nil && err == nil {
-			err = fmt.Errorf("bad number %q", s)
+	for _, c := range parts {
+		if !validName(c) {
+			return fmt.Errorf("bad tree entry name %q", name)
 		}
-		return v
 	}
-	a.Perm = uint32(u(f[1], 8, 32)) & 07777
-	if u(f[1], 8, 32) > 07777 {
-		err = fmt.Errorf("bad mode %q", f[1])
+	if i := strings.LastIndexByte(name, '/'); i >= 0 && !seen[name[:i]] {
+		return fmt.Errorf("tree entry %q before its directory", name)
 	}
-	a.Nlink = uint32(u(f[2], 10, 32))
-	a.UID = uint32(u(f[3], 10, 32))
-	a.GID = uint32(u(f[4], 10, 32))
-	a.Size = int64(u(f[5], 10, 63))
-	a.Blocks = int64(u(f[6], 10, 63))
-	a.Ino = u(f[7], 10, 64)
-	a.Dev = u(f[8], 10, 64)
-	for i, dst := range []*int64{&a.AtimeNs, &a.MtimeNs, &a.CtimeNs} {
-		ns, e := parseTime(f[9+i])
-		if e != nil && err == nil {
-			err = e
-		}
-		*dst = ns
+	return nil
+}
+
+// validName reports whether s can be one directory entry's name.
+func validName(s string) bool {
+	return s != "" && s != "." && s != ".." && !strings.Contains(s, "/")
+}
+
+// attr reads one attribute record: "a", the attributes, name, target.
+func (p *parser) attr() (Entry, error) {
+	if p.next() != "a" {
+		return Entry{}, errors.New("want an attribute record")
 	}
+	head, name, target := p.next(), p.next(), p.next()
+	if p.err != nil {
+		return Entry{}, p.err
+	}
+	a, err := parseAttr(head)
 	if err != nil {
 		return Entry{}, err
 	}
-	if t != TypeSymlink && target != "" {
-		return Entry{}, errors.New("link target on a non-link")
+	if a.Type != TypeSymlink && target != "" {
+		return Entry{}, errors.New("link target on a file that is not a symlink")
 	}
 	return Entry{Name: name, Attr: a, Target: target}, nil
 }
 
-// parseTime reads find's "SEC.FRACTION" (fraction of any length) as ns.
-func parseTime(s string) (int64, error) {
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	secs, frac, ok := strings.Cut(s, ".")
-	if !ok || secs == "" || frac == "" {
-		return 0, fmt.Errorf("bad time %q", s)
-	}
-	sec, err := strconv.ParseUint(secs, 10, 33)
-	if err != nil {
-		return 0, fmt.Errorf("bad time %q", s)
-	}
-	for _, c := range frac {
-		if c < '0' || c > '9' {
-			return 0, fmt.Errorf("bad time %q", s)
+// cleanMessage keeps a bounded, printable form of an err record's text.
+// It is idempotent: a cleaned message cleans to itself.
+func cleanMessage(s string) string {
+	s = strings.ToValidUTF8(strings.TrimSpace(s), "\uFFFD")
+	if len(s) > maxMessage {
+		cut := maxMessage
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
 		}
+		s = strings.TrimSpace(s[:cut])
 	}
-	frac = (frac + "000000000")[:9]
-	ns, _ := strconv.ParseInt(frac, 10, 64)
-	v := int64(sec)*1e9 + ns
-	if neg {
-		v = -v
-	}
-	return v, nil
-}
-
-// parseStatfs reads "%S %b %f %a %c %d %l".
-func parseStatfs(s string) (*Statfs, error) {
-	f := strings.Fields(s)
-	if len(f) != 7 {
-		return nil, fmt.Errorf("statfs record has %d fields, want 7", len(f))
-	}
-	var v [7]uint64
-	for i := range f {
-		n, err := strconv.ParseUint(f[i], 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("bad statfs number %q", f[i])
-		}
-		v[i] = n
-	}
-	return &Statfs{Bsize: v[0], Blocks: v[1], Bfree: v[2], Bavail: v[3], Files: v[4], Ffree: v[5], NameLen: v[6]}, nil
-}
-
-func isErrnoName(s string) bool {
-	if len(s) < 2 || s[0] != 'E' {
-		return false
-	}
-	for _, c := range s[1:] {
-		if c < 'A' || c > 'Z' {
-			return false
-		}
-	}
-	return true
+	return s
 }

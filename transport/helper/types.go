@@ -63,17 +63,17 @@ type Kind string
 const (
 	OpStat     Kind = "stat"     // Path → Attr
 	OpList     Kind = "list"     // Path (a directory) → Entries, each with Attr
-	OpTree     Kind = "tree"     // Path, Depth, Limit → Entries (relative names), Truncated
+	OpTree     Kind = "tree"     // Path, Depth, Limit → Entries (relative names, depth-first pre-order), Truncated
 	OpMkdir    Kind = "mkdir"    // Path, Mode → Attr
-	OpCreate   Kind = "create"   // Path, Mode, Exclusive → Attr (empty file; EEXIST if Exclusive and it exists)
+	OpCreate   Kind = "create"   // Path, Mode, Exclusive → Attr (empty file; EEXIST if Exclusive and it exists; an existing file is left as it is)
 	OpRmdir    Kind = "rmdir"    // Path
 	OpUnlink   Kind = "unlink"   // Path (never a directory)
 	OpRename   Kind = "rename"   // Path → Path2, NoReplace → Attr of Path2
-	OpChmod    Kind = "chmod"    // Path, Mode → Attr
+	OpChmod    Kind = "chmod"    // Path, Mode → Attr (ENOTSUP on a symlink)
 	OpUtimens  Kind = "utimens"  // Path, Atime, Mtime → Attr (symlinks not followed)
 	OpTruncate Kind = "truncate" // Path, Size → Attr
 	OpSymlink  Kind = "symlink"  // Path (the new link), Target → Attr
-	OpReadlink Kind = "readlink" // Path → Target
+	OpReadlink Kind = "readlink" // Path → Target (and Attr)
 	OpLink     Kind = "link"     // Path (existing) → Path2 (new) → Attr of Path2
 	OpStatfs   Kind = "statfs"   // Path → Statfs
 )
@@ -85,24 +85,28 @@ type Time struct {
 	Ns  int64 // nanoseconds since the epoch when Set && !Now
 }
 
-// Op is one helper operation; which fields apply depends on Kind.
+// Op is one helper operation; which fields apply depends on Kind. Paths
+// are absolute and clean (path.Clean leaves them unchanged), without NUL,
+// at most MaxPathBytes long; Validate checks all of this.
 type Op struct {
 	Kind      Kind
-	Path      string
-	Path2     string
-	Target    string
-	Mode      uint32
-	Size      int64
-	Atime     Time
-	Mtime     Time
-	NoReplace bool
-	Exclusive bool
-	Depth     int
-	Limit     int
+	Path      string // the file operated on; for symlink the new link, for link the existing file
+	Path2     string // rename's destination; link's new name
+	Target    string // symlink's content: any bytes but NUL, non-empty
+	Mode      uint32 // mkdir, create, chmod: permission bits (07777 at most), umask not applied
+	Size      int64  // truncate's new size
+	Atime     Time   // utimens
+	Mtime     Time   // utimens
+	NoReplace bool   // rename: fail with EEXIST if Path2 exists (RENAME_NOREPLACE)
+	Exclusive bool   // create: fail with EEXIST if Path exists (O_EXCL)
+	Depth     int    // tree: levels below Path to list, 1 = Path's entries only
+	Limit     int    // tree: most entries to return (1..MaxTreeLimit)
 }
 
 // Result is the outcome of one Op. Err is nil on success; otherwise it
-// names the errno the VM reported.
+// names the errno the VM reported and no other field is set. On success
+// Attr is set for every kind but list, tree, rmdir, unlink and statfs;
+// Target is set with Attr when the file is a symlink.
 type Result struct {
 	Attr      *Attr
 	Entries   []Entry
