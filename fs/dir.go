@@ -32,6 +32,7 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 		if f, ok := ch.Operations().(*fileNode); ok {
 			if e, local := f.localEntry(); local {
 				d.fsys.fillEntry(&e, ch.StableAttr().Ino, out)
+				out.SetAttrTimeout(uncached)
 				return ch, 0
 			}
 		}
@@ -119,6 +120,7 @@ func (d *dirNode) added(ctx context.Context, name, p string, r transport.MetaRes
 	}
 	e := helper.Entry{Name: name, Attr: *r.Attr, Target: r.Target}
 	d.fsys.meta.noteAttr(p, e)
+	d.fsys.meta.dirChanged(d.vmPath())
 	if e.Attr.Type == helper.TypeDir {
 		d.fsys.meta.storeListing(p, nil) // a new directory is empty
 	}
@@ -161,6 +163,9 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 		d.fsys.meta.noteAttr(p, e)
 		d.fsys.fillEntry(&e, ch.StableAttr().Ino, out)
 	}
+	// A new file's attributes change with its writes and its upload: the
+	// kernel must ask again rather than cache them.
+	out.SetAttrTimeout(uncached)
 	// go-fuse links the child under its name only after Create returns;
 	// link it now so that the open below sees the file's path.
 	d.AddChild(name, ch, true)
@@ -259,6 +264,7 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 	d.fsys.removed(dst) // a replaced destination
 	d.fsys.meta.noteGone(src)
 	d.fsys.meta.dropSubtree(dst)
+	d.fsys.meta.dirChanged(parentOf(dst))
 	if r.Attr != nil {
 		d.fsys.meta.noteAttr(dst, helper.Entry{Name: newName, Attr: *r.Attr, Target: r.Target})
 	} else {
@@ -306,6 +312,7 @@ func (d *dirNode) Link(ctx context.Context, target gofs.InodeEmbedder, name stri
 	}
 	e := helper.Entry{Name: name, Attr: *r.Attr}
 	d.fsys.meta.noteAttr(p, e)
+	d.fsys.meta.dirChanged(d.vmPath())
 	d.fsys.meta.noteAttr(src, e) // same inode: the link count changed
 	d.fsys.fillEntry(&e, t.StableAttr().Ino, out)
 	return t, 0

@@ -48,12 +48,13 @@ var (
 	_ = (gofs.NodeStatfser)((*fileNode)(nil))
 )
 
-// localEntry returns the file's attributes while it has a staged copy,
-// which is then the truth: the VM has not seen the latest writes.
+// localEntry returns the file's attributes while its staged copy is the
+// truth: it holds writes the VM has not seen, the file exists only here,
+// or it was unlinked while open.
 func (f *fileNode) localEntry() (helper.Entry, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.staged == nil {
+	if f.staged == nil || !f.staged.Dirty() && !f.local && !f.unlinked {
 		return helper.Entry{}, false
 	}
 	a := f.attr
@@ -70,7 +71,7 @@ func (f *fileNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.At
 	if e, ok := f.localEntry(); ok {
 		f.fsys.fillAttr(&e.Attr, &out.Attr)
 		out.Attr.Ino = f.StableAttr().Ino
-		out.SetTimeout(f.fsys.opts.AttrTTL)
+		out.SetTimeout(uncached) // changing under writes and at upload
 		return 0
 	}
 	return f.getattr(ctx, out)
@@ -170,7 +171,7 @@ func (f *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 			return toErrno(err)
 		}
 	}
-	if _, staged := f.localEntry(); !staged {
+	if !f.dirty() {
 		return f.setattr(ctx, in, out)
 	}
 	// The file is being written: keep the changes locally and apply them
@@ -218,6 +219,13 @@ func (f *fileNode) truncate(ctx context.Context, size int64) error {
 		f.fsys.meta.noteAttr(p, helper.Entry{Name: name, Attr: *r.Attr})
 	}
 	return nil
+}
+
+// dirty reports whether the staged copy holds changes not yet uploaded.
+func (f *fileNode) dirty() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.staged != nil && (f.staged.Dirty() || f.local)
 }
 
 func (f *fileNode) isOpen() bool {

@@ -51,16 +51,21 @@ func New(client *transport.Client, blocks *cache.BlockCache, staging *cache.Stag
 func (f *FS) Root() gofs.InodeEmbedder { return f.root }
 
 // MountOptions are the go-fuse options matching f's TTLs and owner.
+// Entry and attribute timeouts are set on every answer instead of here:
+// go-fuse would replace a deliberate 0 ("do not cache") by the default.
 func (f *FS) MountOptions() *gofs.Options {
 	o := f.opts
 	return &gofs.Options{
-		EntryTimeout:    &o.EntryTTL,
-		AttrTimeout:     &o.AttrTTL,
 		NegativeTimeout: &o.NegativeTTL,
 		UID:             o.UID,
 		GID:             o.GID,
+		NullPermissions: true, // modes are the VM's, 0000 included
 	}
 }
+
+// uncached is the attribute timeout of files whose attributes change
+// under local writes and at upload: the kernel asks again every time.
+const uncached = 0
 
 // opContext bounds the network work of one metadata operation while
 // keeping the kernel's interrupt (ctx is cancelled on FUSE_INTERRUPT).

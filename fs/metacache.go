@@ -123,11 +123,17 @@ func (m *metaCache) noteAttr(path string, e helper.Entry) {
 
 // noteGone records our own removal of path (and of everything below it).
 func (m *metaCache) noteGone(path string) {
+	m.dirChanged(parentOf(path))
 	m.attrs.Delete(path)
 	m.dropSubtree(path)
 	m.negs.Set(path, struct{}{})
 	m.editListing(path, false)
 }
+
+// dirChanged records that an entry of dir was added, removed or renamed:
+// its mtime, ctime and link count on the VM moved, so its cached
+// attributes (not its listing, which the caller keeps true) are dropped.
+func (m *metaCache) dirChanged(dir string) { m.attrs.Delete(dir) }
 
 // forget drops what the cache knows of path, e.g. after an error that
 // leaves its state uncertain.

@@ -183,6 +183,9 @@ func (f *fileNode) upload(ctx context.Context) error {
 	f.mu.Unlock()
 	_, name := splitPath(p)
 	f.fsys.meta.noteAttr(p, helper.Entry{Name: name, Attr: a})
+	if local {
+		f.fsys.meta.dirChanged(parentOf(p)) // the file appeared on the VM
+	}
 	f.fsys.blocks.DropOtherVersions(f.fileID, f.keptVersion)
 	if times[0].Set || times[1].Set {
 		return f.applyTimes(ctx, p, times)
