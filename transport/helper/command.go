@@ -187,22 +187,45 @@ func appendOp(b *strings.Builder, op Op) {
 }
 
 // Command builds the command text that runs ops, in order, in one run.
-// Every op must pass Validate.
+// Every op must pass Validate. A run of two or more stat ops travels as
+// one "stats" call, which the script answers with a single find.
 func Command(ops []Op) (string, error) {
 	if len(ops) == 0 {
 		return "", fmt.Errorf("no helper operations")
 	}
-	var b strings.Builder
-	b.WriteString(script)
-	b.WriteString(callPrefix)
 	for i, op := range ops {
 		if err := Validate(op); err != nil {
 			return "", fmt.Errorf("helper op %d (%s): %w", i, op.Kind, err)
 		}
-		appendOp(&b, op)
+	}
+	var b strings.Builder
+	b.WriteString(script)
+	b.WriteString(callPrefix)
+	for i := 0; i < len(ops); {
+		if n := statRun(ops, i); n >= 2 {
+			b.WriteString(" stats ")
+			b.WriteString(strconv.Itoa(n))
+			for _, op := range ops[i : i+n] {
+				b.WriteByte(' ')
+				b.WriteString(encodeArg(op.Path))
+			}
+			i += n
+			continue
+		}
+		appendOp(&b, ops[i])
+		i++
 	}
 	b.WriteString(callSuffix)
 	return b.String(), nil
+}
+
+// statRun is the number of stat ops from ops[i] on.
+func statRun(ops []Op, i int) int {
+	n := 0
+	for i+n < len(ops) && ops[i+n].Kind == OpStat {
+		n++
+	}
+	return n
 }
 
 // opSize is the number of command bytes op adds.
@@ -213,7 +236,8 @@ func opSize(op Op) int {
 }
 
 // Split cuts ops, in order, into batches whose commands stay within
-// maxCommandBytes. An op too large to share gets a batch of its own; with
+// maxCommandBytes (it counts each op as sent alone, which a "stats" group
+// never exceeds). An op too large to share gets a batch of its own; with
 // MaxCommandBytes that never happens: the largest valid op (two 4095-byte
 // strings, all escaped) adds about 41 KiB to the 9 KiB script.
 func Split(ops []Op, maxCommandBytes int) [][]Op {

@@ -20,6 +20,7 @@ var fuzzOpSets = [][]Op{
 	{{Kind: OpList, Path: "/"}, {Kind: OpUnlink, Path: "/x"}},
 	{{Kind: OpTree, Path: "/", Depth: 3, Limit: 2}},
 	{{Kind: OpStatfs, Path: "/"}, {Kind: OpReadlink, Path: "/l"}, {Kind: OpRename, Path: "/a", Path2: "/b"}},
+	{{Kind: OpStat, Path: "/a"}, {Kind: OpStat, Path: "/b"}, {Kind: OpStat, Path: "/c"}, {Kind: OpList, Path: "/"}},
 }
 
 // FuzzParse checks that Parse never panics and that what it accepts is

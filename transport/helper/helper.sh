@@ -11,9 +11,10 @@ export LC_ALL
 umask 077
 
 # find -printf formats of an attribute record: "a", the attributes, a
-# name (none, the base name, the path below the listed directory) and the
-# symlink target.
+# name (none, the base name, the path below the listed directory, the path
+# as given) and the symlink target.
 _A1='a\0%y %m %n %U %G %s %b %i %D %A@ %T@ %C@\0\0%l\0'
+_AP='a\0%y %m %n %U %G %s %b %i %D %A@ %T@ %C@\0%p\0%l\0'
 _AL='a\0%y %m %n %U %G %s %b %i %D %A@ %T@ %C@\0%f\0%l\0'
 _AT='a\0%y %m %n %U %G %s %b %i %D %A@ %T@ %C@\0%P\0%l\0'
 
@@ -61,8 +62,15 @@ _errno() {
 
 # _why PATH MSG ERRNO: report a failure concerning PATH: the errno that
 # looking PATH up meets (ENOENT, ENOTDIR, ELOOP, EACCES, ENAMETOOLONG),
-# or ERRNO when PATH exists.
+# or ERRNO when PATH exists. The common case, a name missing from a
+# searchable directory, is settled without starting a process.
 _why() {
+	_d=${1%/*}/
+	_b=${1##*/}
+	if [ ${#_b} -le 255 ] && [ -d "$_d" ] && [ -x "$_d" ] && ! _exists "$1"; then
+		_err ENOENT "${2:-no such file or directory}"
+		return
+	fi
 	if _w=$(stat -c x -- "$1" 2>&1 >/dev/null); then _err "$3" "$2"; return; fi
 	_errno "$_w"
 	_err "${_e:-EIO}" "${2:-$_w}"
@@ -84,7 +92,9 @@ _done() { _okattr "$1" || _why "$1" "changed, but the result cannot be examined"
 
 _notdir() { if _exists "$1"; then _err ENOTDIR "not a directory"; else _why "$1" "" EIO; fi; }
 
-op_stat() { _okattr "$1" || _why "$1" "" EIO; }
+op_stat() {
+	if _exists "$1"; then _okattr "$1" || _why "$1" "" EIO; else _why "$1" "" EIO; fi
+}
 
 op_list() {
 	if ! _isdir "$1"; then _notdir "$1"; return; fi
@@ -227,8 +237,37 @@ op_statfs() {
 	if _m=$(stat -f -c '%S %b %f %a %c %d %l' -- "$1" 2>&1); then _out ok s "$_m"; else _fail "$1" "$_m" EIO; fi
 }
 
+# _stats FIRST COUNT WORD...: stat the COUNT paths in the first COUNT
+# words (ops FIRST...) with one find: an attribute record named by its
+# path for each file found, "-", then an op record for each path that is
+# missing afterwards. Words after the first COUNT are ignored.
+_stats() {
+	_i=$1 _sc=$2
+	shift 2
+	_j=0
+	while [ $_j -lt "$_sc" ]; do
+		_dec "$1" || return 1
+		shift
+		set -- "$@" "$_v"
+		_j=$((_j + 1))
+	done
+	shift $(($# - _sc))
+	_out stats "$_i" "$_sc"
+	find "$@" -maxdepth 0 -printf "$_AP" 2>/dev/null
+	_out -
+	for _p; do
+		if ! _exists "$_p"; then
+			_out op "$_i" stat
+			_why "$_p" "" EIO
+			_out end "$_i"
+		fi
+		_i=$((_i + 1))
+	done
+}
+
 # arkerfs_main KIND ARG... [KIND ARG...]...: run each operation in turn;
-# one failing does not stop the others.
+# one failing does not stop the others. "stats COUNT PATH..." stands for
+# COUNT stat operations.
 arkerfs_main() {
 	_out arkerfs-meta 1
 	if ! find / -maxdepth 0 -printf '' 2>/dev/null; then
@@ -240,12 +279,21 @@ arkerfs_main() {
 		_k=$1
 		shift
 		case $_k in
+		stats) _c=$((${1:-0} + 1)) ;;
 		stat | list | rmdir | unlink | readlink | statfs) _c=1 ;;
 		mkdir | chmod | truncate | symlink | link) _c=2 ;;
 		create | rename | tree | utimens) _c=3 ;;
 		*) _out fatal EINVAL "unknown operation"; return 0 ;;
 		esac
-		if [ $# -lt $_c ]; then _out fatal EINVAL "missing arguments"; return 0; fi
+		if [ $# -lt $_c ] || [ $_c -lt 1 ]; then _out fatal EINVAL "missing arguments"; return 0; fi
+		if [ "$_k" = stats ]; then
+			_c=$1
+			shift
+			_stats $_n "$_c" "$@" || { _out fatal EINVAL "undecodable argument"; return 0; }
+			shift "$_c"
+			_n=$((_n + _c))
+			continue
+		fi
 		_a2= _a3=
 		_dec "$1" && _a1=$_v &&
 			{ [ $_c -lt 2 ] || { _dec "$2" && _a2=$_v; }; } &&

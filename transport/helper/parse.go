@@ -51,7 +51,15 @@ func Parse(stdout []byte, ops []Op) ([]Result, error) {
 		return nil, fe
 	}
 	res := make([]Result, len(ops))
-	for i, op := range ops {
+	for i := 0; i < len(ops); {
+		if n := statRun(ops, i); n >= 2 {
+			if err := p.statGroup(ops[i:i+n], i, res[i:i+n]); err != nil {
+				return nil, fmt.Errorf("stats %d..%d: %w", i, i+n-1, err)
+			}
+			i += n
+			continue
+		}
+		op := ops[i]
 		idx := strconv.Itoa(i)
 		if p.next() != "op" || p.next() != idx || p.next() != string(op.Kind) {
 			return nil, fmt.Errorf("op %d (%s): missing op record", i, op.Kind)
@@ -62,6 +70,7 @@ func Parse(stdout []byte, ops []Op) ([]Result, error) {
 		if p.next() != "end" || p.next() != idx {
 			return nil, fmt.Errorf("op %d (%s): missing end record", i, op.Kind)
 		}
+		i++
 	}
 	if p.next() != "done" || p.next() != strconv.Itoa(len(ops)) {
 		return nil, errors.New("missing done record")
@@ -102,6 +111,14 @@ func (p *parser) peek() string {
 }
 
 func (p *parser) atEnd() bool { return len(p.fields) == 0 }
+
+// peekAt is the field n places ahead, or an impossible field.
+func (p *parser) peekAt(n int) string {
+	if n >= len(p.fields) {
+		return "\x00eof"
+	}
+	return p.fields[n]
+}
 
 // result reads one op's status and data records.
 func (p *parser) result(op Op, r *Result) error {

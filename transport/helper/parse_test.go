@@ -20,8 +20,24 @@ func render(ops []Op, res []Result) []byte {
 		}
 	}
 	f("arkerfs-meta", "1")
-	for i, op := range ops {
-		r := res[i]
+	for i := 0; i < len(ops); {
+		if n := statRun(ops, i); n >= 2 {
+			f("stats", fmt.Sprint(i), fmt.Sprint(n))
+			for k := i; k < i+n; k++ {
+				if r := res[k]; r.Err == nil {
+					f("a", attrHead(*r.Attr), ops[k].Path, r.Target)
+				}
+			}
+			f("-")
+			for k := i; k < i+n; k++ {
+				if r := res[k]; r.Err != nil {
+					f("op", fmt.Sprint(k), "stat", "err", r.Err.Errno, r.Err.Message, "end", fmt.Sprint(k))
+				}
+			}
+			i += n
+			continue
+		}
+		op, r := ops[i], res[i]
 		f("op", fmt.Sprint(i), string(op.Kind))
 		switch {
 		case r.Err != nil:
@@ -41,6 +57,7 @@ func render(ops []Op, res []Result) []byte {
 			}
 		}
 		f("end", fmt.Sprint(i))
+		i++
 	}
 	f("done", fmt.Sprint(len(ops)))
 	return b.Bytes()
@@ -70,6 +87,7 @@ var sampleOps = []Op{
 	{Kind: OpStat, Path: "/a"}, {Kind: OpList, Path: "/d"}, {Kind: OpTree, Path: "/d", Depth: 2, Limit: 3},
 	{Kind: OpRmdir, Path: "/e"}, {Kind: OpStatfs, Path: "/"}, {Kind: OpReadlink, Path: "/l"},
 	{Kind: OpMkdir, Path: "/m", Mode: 0o755}, {Kind: OpTree, Path: "/t", Depth: 1, Limit: 1},
+	{Kind: OpStat, Path: "/a"}, {Kind: OpStat, Path: "/gone"}, {Kind: OpStat, Path: "/l"}, {Kind: OpStat, Path: "/a"},
 }
 
 func sampleResults() []Result {
@@ -87,6 +105,7 @@ func sampleResults() []Result {
 		{Attr: &link, Target: "/target"},
 		{Err: &OpError{Errno: "EEXIST"}},
 		{Entries: []Entry{{Name: "only", Attr: file}}},
+		{Attr: &file}, {Err: &OpError{Errno: "ENOENT", Message: "not there"}}, {Attr: &link, Target: "/target"}, {Attr: &file},
 	}
 }
 
@@ -121,7 +140,7 @@ func TestParseRejectsChanges(t *testing.T) {
 		"op index":         {"op\x001\x00", "op\x002\x00"},
 		"op kind":          {"op\x000\x00stat", "op\x000\x00list"},
 		"end index":        {"end\x000\x00", "end\x001\x00"},
-		"done count":       {"done\x008\x00", "done\x007\x00"},
+		"done count":       {"done\x0012\x00", "done\x0011\x00"},
 		"unknown errno":    {"ENOTEMPTY", "EWHATEVER"},
 		"status":           {"ok\x00s\x00", "OK\x00s\x00"},
 		"statfs fields":    {"4096 100 50", "4096 100  50"},
@@ -139,8 +158,15 @@ func TestParseRejectsChanges(t *testing.T) {
 		"tree order":       {"sub\x00", "sub2\x00"},
 		"tree depth":       {"sub/f\n", "sub/f/g"},
 		"single name":      {"a\x00f 644 1 1000 1000 5 8 12 2049 1700000000.1234567890 -2.5000000000 0.0000000000\x00\x00\x00end", "a\x00f 644 1 1000 1000 5 8 12 2049 1700000000.1234567890 -2.5000000000 0.0000000000\x00n\x00\x00end"},
-		"trailing":         {"done\x008\x00", "done\x008\x00x\x00"},
-		"no final NUL":     {"done\x008\x00", "done\x008"},
+		"trailing":         {"done\x0012\x00", "done\x0012\x00x\x00"},
+		"no final NUL":     {"done\x0012\x00", "done\x0012"},
+		"group first":      {"stats\x008\x004", "stats\x009\x004"},
+		"group count":      {"stats\x008\x004", "stats\x008\x003"},
+		"group path":       {"\x00/l\x00/target", "\x00/m\x00/target"},
+		"group marker":     {"\x00-\x00op\x009", "\x00+\x00op\x009"},
+		"group status":     {"op\x009\x00stat\x00err\x00ENOENT", "op\x009\x00stat\x00ok\x00ENOENT"},
+		"group kind":       {"op\x009\x00stat\x00err", "op\x009\x00list\x00err"},
+		"group end":        {"end\x009\x00", "end\x008\x00"},
 		"tree overflow":    {"only\x00\x00end", "only\x00\x00a\x00f 1 1 1 1 1 1 1 1 1.0 1.0 1.0\x00b\x00\x00a\x00f 1 1 1 1 1 1 1 1 1.0 1.0 1.0\x00c\x00\x00end"},
 	}
 	for name, c := range bad {
@@ -202,5 +228,25 @@ func TestCleanMessage(t *testing.T) {
 	c := cleanMessage(long)
 	if len(c) > maxMessage || cleanMessage(c) != c || !strings.HasPrefix(c, "\uFFFDé") {
 		t.Fatalf("cleanMessage: %d bytes, idempotent %v", len(c), cleanMessage(c) == c)
+	}
+}
+
+// TestParseStatGroupRaces covers a file removed right after find saw it
+// (both records: the attributes stand) and one created right after find
+// missed it (neither record: ENOENT).
+func TestParseStatGroupRaces(t *testing.T) {
+	ops := []Op{{Kind: OpStat, Path: "/a"}, {Kind: OpStat, Path: "/b"}}
+	head := attrHead(Attr{Type: TypeRegular, Nlink: 1})
+	out := "arkerfs-meta\x001\x00stats\x000\x002\x00a\x00" + head + "\x00/a\x00\x00-\x00" +
+		"op\x000\x00stat\x00err\x00ENOENT\x00\x00end\x000\x00done\x002\x00"
+	res, err := Parse([]byte(out), ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Err != nil || res[0].Attr == nil {
+		t.Errorf("seen then removed: %+v", res[0])
+	}
+	if res[1].Err == nil || res[1].Err.Errno != "ENOENT" {
+		t.Errorf("never seen: %+v", res[1])
 	}
 }
