@@ -4,22 +4,26 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/arker-ai/arkerfs/transport/helper"
 )
 
-// The metadata helper's types, as the rest of arkerfs uses them.
+// The metadata helper's types, as the rest of arkerfs uses them
+// (docs/HELPER.md).
 type (
-	MetaOp = helper.Op
-	Attr   = helper.Attr
-	Entry  = helper.Entry
-	Statfs = helper.Statfs
+	MetaOp   = helper.Op
+	MetaTime = helper.Time
+	Attr     = helper.Attr
+	Entry    = helper.Entry
+	Statfs   = helper.Statfs
 )
 
-// MetaResult is the outcome of one MetaOp; Err is an *Error whose code
-// names the errno the VM reported.
+// MetaResult is the outcome of one MetaOp. Err is nil on success; else an
+// *Error whose Code is CodeForErrno of the errno the VM reported, with Op
+// the op's kind and Path its path, and no other field is set.
 type MetaResult struct {
 	Attr      *Attr
 	Entries   []Entry
@@ -29,49 +33,112 @@ type MetaResult struct {
 	Err       error
 }
 
-// metaRunTimeout is the helper's time limit on the VM per run.
+// metaRunTimeout is the helper's time limit on the VM for one run.
 const metaRunTimeout = 60 * time.Second
 
-// Meta runs helper operations on the VM, as few runs as the command size
-// allows. Each run carries a fresh idempotency key, so it is retried
-// safely. The error is for the runs themselves; each result has its own.
+// metaOpName names the helper's runs in errors.
+const metaOpName = "metadata helper"
+
+// Meta runs metadata operations on the VM, in order, in as few runs as the
+// command size allows (helper.Split). Each run carries a fresh
+// idempotency key, so a lost answer is retried without running twice.
+// An op that fails validation is answered without being sent (EINVAL,
+// ENAMETOOLONG). The error is for the runs themselves: a run that fails,
+// exits non-zero or answers unparsable output (CodeProtocol, with a
+// stderr excerpt) returns that error, and the results of every op not
+// completed by an earlier run carry it as their Err.
 func (c *Client) Meta(ctx context.Context, ops ...MetaOp) ([]MetaResult, error) {
-	out := make([]MetaResult, 0, len(ops))
-	for _, batch := range helper.Split(ops, helper.MaxCommandBytes) {
-		res, err := c.metaRun(ctx, batch)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, res...)
-	}
-	return out, nil
+	res, _, err := c.meta(ctx, ops)
+	return res, err
 }
 
+// meta is Meta, also saying which ops a failed run cut off (their Err is
+// the run's error).
+func (c *Client) meta(ctx context.Context, ops []MetaOp) (res []MetaResult, cut []bool, err error) {
+	res = make([]MetaResult, len(ops))
+	send := make([]MetaOp, 0, len(ops))
+	idx := make([]int, 0, len(ops)) // send[k] is ops[idx[k]]
+	for i, op := range ops {
+		if err := helper.Validate(op); err != nil {
+			res[i].Err = opError(op, err)
+			continue
+		}
+		send = append(send, op)
+		idx = append(idx, i)
+	}
+	done := 0
+	for _, batch := range helper.Split(send, helper.MaxCommandBytes) {
+		got, err := c.metaRun(ctx, batch)
+		if err != nil {
+			cut = make([]bool, len(ops))
+			for _, i := range idx[done:] {
+				res[i], cut[i] = MetaResult{Err: err}, true
+			}
+			return res, cut, err
+		}
+		for k, r := range got {
+			res[idx[done+k]] = r
+		}
+		done += len(batch)
+	}
+	return res, nil, nil
+}
+
+// metaRun runs one batch whose command fits in one run.
 func (c *Client) metaRun(ctx context.Context, ops []MetaOp) ([]MetaResult, error) {
 	cmd, err := helper.Command(ops)
 	if err != nil {
-		return nil, &Error{Code: CodeInvalid, Op: string(ops[0].Kind), Path: ops[0].Path, Err: err}
+		return nil, &Error{Code: CodeInvalid, Op: metaOpName, Err: err}
 	}
-	r, err := c.Run(ctx, cmd, RunOptions{Timeout: metaRunTimeout, IdempotencyKey: newKey()})
+	r, err := c.Run(ctx, cmd, RunOptions{Timeout: runTimeout(ctx), IdempotencyKey: newKey()})
 	if err != nil {
 		return nil, err
 	}
 	if r.ExitCode != 0 {
-		return nil, &Error{Code: CodeProtocol, Op: "metadata helper",
-			Message: fmt.Sprintf("exit %d: %s", r.ExitCode, excerpt(r.Stderr))}
+		return nil, &Error{Code: CodeProtocol, Op: metaOpName,
+			Message: fmt.Sprintf("exit status %d: %s", r.ExitCode, excerpt(r.Stderr))}
 	}
 	parsed, err := helper.Parse(r.Stdout, ops)
 	if err != nil {
-		return nil, &Error{Code: CodeProtocol, Op: "metadata helper", Message: excerpt(r.Stderr), Err: err}
+		var fe *helper.FatalError
+		if errors.As(err, &fe) {
+			return nil, &Error{Code: CodeUnsupportedOperation, Op: metaOpName, Message: fe.Message, Err: err}
+		}
+		msg := err.Error()
+		if len(r.Stderr) > 0 {
+			msg += "; stderr: " + excerpt(r.Stderr)
+		}
+		return nil, &Error{Code: CodeProtocol, Op: metaOpName, Message: msg, Err: err}
 	}
 	res := make([]MetaResult, len(ops))
 	for i, p := range parsed {
-		res[i] = MetaResult{Attr: p.Attr, Entries: p.Entries, Target: p.Target, Statfs: p.Statfs, Truncated: p.Truncated}
 		if p.Err != nil {
-			res[i].Err = &Error{Code: CodeForErrno(p.Err.Errno), Op: string(ops[i].Kind), Path: ops[i].Path, Message: p.Err.Error()}
+			res[i].Err = opError(ops[i], p.Err)
+			continue
 		}
+		res[i] = MetaResult{Attr: p.Attr, Entries: p.Entries, Target: p.Target, Statfs: p.Statfs, Truncated: p.Truncated}
 	}
 	return res, nil
+}
+
+// runTimeout is the run's time limit on the VM: metaRunTimeout, or less
+// when ctx ends sooner (at least a second).
+func runTimeout(ctx context.Context) time.Duration {
+	d := metaRunTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		d = min(d, max(time.Until(dl), time.Second))
+	}
+	return d
+}
+
+// opError turns the helper's *OpError (or a validation error) into the
+// transport's error for op.
+func opError(op MetaOp, err error) error {
+	var oe *helper.OpError
+	if !errors.As(err, &oe) {
+		return &Error{Code: CodeInvalid, Op: string(op.Kind), Path: op.Path, Err: err}
+	}
+	return &Error{Code: CodeForErrno(oe.Errno), Op: string(op.Kind), Path: op.Path, Message: oe.Error(), Err: oe}
 }
 
 // newKey is a fresh idempotency key.
@@ -81,64 +148,11 @@ func newKey() string {
 	return hex.EncodeToString(b[:])
 }
 
+// excerpt is the start of a run's stderr, for error messages.
 func excerpt(b []byte) string {
-	if len(b) > 300 {
-		b = b[:300]
+	const limit = 300
+	if len(b) > limit {
+		return fmt.Sprintf("%q…", b[:limit])
 	}
-	return string(b)
-}
-
-// one runs a single op and returns its result with its own error.
-func (c *Client) one(ctx context.Context, op MetaOp) (MetaResult, error) {
-	res, err := c.Meta(ctx, op)
-	if err != nil {
-		return MetaResult{}, err
-	}
-	return res[0], res[0].Err
-}
-
-// Stat returns path's attributes (symlinks not followed).
-func (c *Client) Stat(ctx context.Context, path string) (Attr, error) {
-	r, err := c.one(ctx, MetaOp{Kind: helper.OpStat, Path: path})
-	if err != nil {
-		return Attr{}, err
-	}
-	return *r.Attr, nil
-}
-
-// List returns a directory's entries with their attributes.
-func (c *Client) List(ctx context.Context, dir string) ([]Entry, error) {
-	r, err := c.one(ctx, MetaOp{Kind: helper.OpList, Path: dir})
-	return r.Entries, err
-}
-
-// Mkdir makes a directory and returns its attributes.
-func (c *Client) Mkdir(ctx context.Context, path string, mode uint32) (Attr, error) {
-	return c.attrOp(ctx, MetaOp{Kind: helper.OpMkdir, Path: path, Mode: mode})
-}
-
-// Rename renames a file or directory and returns the destination's attributes.
-func (c *Client) Rename(ctx context.Context, from, to string, noReplace bool) (Attr, error) {
-	return c.attrOp(ctx, MetaOp{Kind: helper.OpRename, Path: from, Path2: to, NoReplace: noReplace})
-}
-
-// Remove unlinks a file or removes an empty directory.
-func (c *Client) Remove(ctx context.Context, path string, dir bool) error {
-	k := helper.OpUnlink
-	if dir {
-		k = helper.OpRmdir
-	}
-	_, err := c.one(ctx, MetaOp{Kind: k, Path: path})
-	return err
-}
-
-func (c *Client) attrOp(ctx context.Context, op MetaOp) (Attr, error) {
-	r, err := c.one(ctx, op)
-	if err != nil {
-		return Attr{}, err
-	}
-	if r.Attr == nil {
-		return Attr{}, &Error{Code: CodeProtocol, Op: string(op.Kind), Path: op.Path, Message: "no attributes in the answer"}
-	}
-	return *r.Attr, nil
+	return fmt.Sprintf("%q", b)
 }
