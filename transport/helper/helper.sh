@@ -9,6 +9,8 @@
 LC_ALL=C
 export LC_ALL
 umask 077
+IFS=' 	
+'
 
 # find -printf formats of an attribute record: "a", the attributes, a
 # name (none, the base name, the path below the listed directory, the path
