@@ -20,7 +20,8 @@ import (
 // every node shares.
 type FS struct {
 	client  *transport.Client
-	batch   *transport.MetaBatcher // coalesces metadata operations into runs
+	batch   *transport.MetaBatcher   // coalesces metadata operations into runs
+	uploads *transport.UploadBatcher // coalesces uploads ready together
 	opts    Options
 	meta    *metaCache
 	blocks  *cache.BlockCache
@@ -38,6 +39,7 @@ func New(client *transport.Client, blocks *cache.BlockCache, staging *cache.Stag
 	f := &FS{
 		client:  client,
 		batch:   transport.NewMetaBatcher(client),
+		uploads: transport.NewUploadBatcher(client),
 		opts:    opts,
 		meta:    newMetaCache(opts),
 		blocks:  blocks,

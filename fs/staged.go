@@ -161,7 +161,7 @@ func (f *fileNode) upload(ctx context.Context) error {
 		up.Mode = &perm
 	}
 	_ = st.SetVMPath(p)
-	res := f.fsys.client.Upload(ctx, []transport.Upload{up})[0]
+	res := f.fsys.uploads.Do(ctx, up)
 	if res.Err != nil {
 		f.fsys.logf("upload %q: %v (changes kept in local staging)", p, res.Err)
 		return res.Err
