@@ -1,3 +1,5 @@
+//go:build linux
+
 package helper
 
 import (
@@ -8,15 +10,6 @@ import (
 	"testing"
 	"time"
 )
-
-// awkward holds every kind of byte a name can hold but NUL and '/'.
-var awkward = []string{
-	"with space", "q'uote", `d"q`, "new\nline", "$(touch pwned)", "`touch pwned`", "${HOME}",
-	`back\slash`, `\0101`, "\\c stop", "-dash", "--", "-", "*", "?", "[a]", "~", "!", "#hash", ";", "&", "|", "<>",
-	"%s%b%n", "\xff\xfeinvalid", "\x80", "a\xc3", "\x01\x02\x1f\x7f", "tab\t", "ü ñ 日本", "e\u0301",
-	"\r", " ", "  lead and trail  ", "trailing\n\n", strings.Repeat("L", 255),
-	strings.Repeat("\xff", 255), strings.Repeat("é", 127) + "e", "x" + strings.Repeat("'", 254),
-}
 
 func TestAwkwardNames(t *testing.T) {
 	eachShell(t, func(t *testing.T, sh shell) {
@@ -152,6 +145,31 @@ func TestTreeTruncation(t *testing.T) {
 		}
 		if r := res[3]; len(r.Entries) != 1 || !r.Truncated {
 			t.Errorf("limit 1: %d entries, truncated %v", len(r.Entries), r.Truncated)
+		}
+	})
+}
+
+// TestArgRoundTripShell decodes every seed argument with the script's
+// own _dec under each shell.
+func TestArgRoundTripShell(t *testing.T) {
+	seeds := argSeeds()
+	var cmd strings.Builder
+	cmd.WriteString(Script())
+	cmd.WriteString("\nfor _a in")
+	for _, s := range seeds {
+		cmd.WriteString(" " + encodeArg(s))
+	}
+	cmd.WriteString("; do _dec \"$_a\" && printf '%s\\000' \"$_v\"; done\n")
+	eachShell(t, func(t *testing.T, sh shell) {
+		out := runText(t, sh, nil, cmd.String())
+		got := strings.Split(string(out), "\x00")
+		if len(got) != len(seeds)+1 {
+			t.Fatalf("%d values back for %d seeds", len(got)-1, len(seeds))
+		}
+		for i, s := range seeds {
+			if got[i] != s {
+				t.Errorf("%q came back as %q", s, got[i])
+			}
 		}
 	})
 }
