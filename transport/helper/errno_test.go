@@ -241,3 +241,18 @@ func TestFatalWithoutGNUFind(t *testing.T) {
 
 // shQuote quotes s as one sh word (s must be free of NUL).
 func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// TestFileTooLarge truncates beyond RLIMIT_FSIZE (SIGXFSZ ignored, so
+// truncate(2) fails with EFBIG instead of killing the tool).
+func TestFileTooLarge(t *testing.T) {
+	eachShell(t, func(t *testing.T, sh shell) {
+		d := t.TempDir()
+		tree(t, d, map[string]string{"f": "x"})
+		wrap := []string{"sh", "-c", `trap '' XFSZ && ulimit -f 1024 && exec "$@"`, "sh"}
+		res := runOpsAs(t, sh, wrap,
+			Op{Kind: OpTruncate, Path: filepath.Join(d, "f"), Size: 1 << 30},
+			Op{Kind: OpTruncate, Path: filepath.Join(d, "f"), Size: 1024})
+		wantErr(t, "truncate beyond the file size limit", res[0], "EFBIG")
+		wantOK(t, "truncate within the limit", res[1], filepath.Join(d, "f"))
+	})
+}
