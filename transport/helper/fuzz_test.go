@@ -122,7 +122,8 @@ func FuzzArgRoundTrip(f *testing.F) {
 // argSeeds are the arguments the fuzz seeds and the shell test use: the
 // awkward names and the files in testdata/fuzz/FuzzArgRoundTrip.
 func argSeeds() []string {
-	seeds := append([]string{"", "r", "x", "'", "''", "\\", "\\c", "\\0101", "%b", "x\n\n", "\xff\n"}, awkward...)
+	seeds := append([]string{"", "r", "x", "'", "''", "\\", "\\c", "\\0101", "%b", "x\n\n", "\xff\n",
+		"\xff0123", "\x0177", "\xfe\\0101"}, awkward...)
 	files, _ := filepath.Glob(filepath.Join("testdata", "fuzz", "FuzzArgRoundTrip", "*"))
 	for _, name := range files {
 		data, err := os.ReadFile(name)
