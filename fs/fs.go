@@ -19,17 +19,18 @@ import (
 // FS is one mounted VM directory: the client, the caches and the options
 // every node shares.
 type FS struct {
-	client  *transport.Client
-	batch   *transport.MetaBatcher   // coalesces metadata operations into runs
-	uploads *transport.UploadBatcher // coalesces uploads ready together
-	opts    Options
-	meta    *metaCache
-	blocks  *cache.BlockCache
-	staging *cache.Staging
-	lists   singleflight.Group // collapses concurrent fetches of one listing
-	fileIDs atomic.Uint64      // block-cache ids for file nodes
-	gens    inoGens            // generations of reused VM inode numbers
-	root    *dirNode
+	client   *transport.Client
+	batch    *transport.MetaBatcher   // coalesces metadata operations into runs
+	uploads  *transport.UploadBatcher // coalesces uploads ready together
+	opts     Options
+	meta     *metaCache
+	blocks   *cache.BlockCache
+	staging  *cache.Staging
+	lists    singleflight.Group // collapses concurrent fetches of one listing
+	fileIDs  atomic.Uint64      // block-cache ids for file nodes
+	gens     inoGens            // generations of reused VM inode numbers
+	deferred deferred           // attribute changes waiting for the next run
+	root     *dirNode
 }
 
 // New builds the filesystem for client with the given caches. The caller
@@ -81,6 +82,9 @@ func (f *FS) opContext(ctx context.Context) (context.Context, context.CancelFunc
 func (f *FS) metaOp(ctx context.Context, op transport.MetaOp) (transport.MetaResult, error) {
 	if op.Path == "" {
 		return transport.MetaResult{}, syscall.ENOENT // a node in no directory
+	}
+	if pending := f.takeDeferred(); len(pending) > 0 {
+		return f.runWith(ctx, pending, &op)
 	}
 	switch op.Kind {
 	case helper.OpStat, helper.OpList, helper.OpTree, helper.OpReadlink, helper.OpStatfs:

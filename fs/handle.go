@@ -23,11 +23,16 @@ type fileHandle struct {
 	ver    string            // content version this handle reads
 	size   int64             // size of that version
 	reader *cache.FileReader // block-cache reader for ver; nil until needed
+	// tentative: ver comes from attributes seen within the TTL and no
+	// content is cached; the first read confirms it with a sync read.
+	tentative bool
 }
 
 // revalidate pins the version this handle reads. Attributes seen within
-// the TTL are trusted; otherwise a sync read asks the VM, and for a small
-// file brings its content along (one round trip for open and read).
+// the TTL are trusted, and the VM is asked only when the handle first
+// reads (an open for fchmod or fstat costs nothing); otherwise a sync read
+// asks the VM now, and for a small file brings its content along (one
+// round trip for open and read).
 func (h *fileHandle) revalidate(ctx context.Context) (string, error) {
 	f := h.f
 	p := f.vmPath()
@@ -36,11 +41,36 @@ func (h *fileHandle) revalidate(ctx context.Context) (string, error) {
 	}
 	if e, st := f.fsys.meta.lookup(p); st == exists && e.Attr.Type == helper.TypeRegular {
 		ver := version(e.Attr.Size, e.Attr.MtimeNs)
-		if f.fsys.blocks.Contains(cache.BlockKey{File: f.fileID, Version: ver, Index: 0}) || e.Attr.Size == 0 {
-			h.pin(nil, ver, e.Attr.Size)
-			return ver, nil
-		}
+		cached := e.Attr.Size == 0 || f.fsys.blocks.Contains(cache.BlockKey{File: f.fileID, Version: ver, Index: 0})
+		h.pin(nil, ver, e.Attr.Size)
+		h.mu.Lock()
+		h.tentative = !cached
+		h.mu.Unlock()
+		return ver, nil
 	}
+	return h.syncRead(ctx, p)
+}
+
+// confirm turns a tentative version into the VM's current one before
+// anything is read.
+func (h *fileHandle) confirm(ctx context.Context) error {
+	h.mu.Lock()
+	tentative := h.tentative
+	h.mu.Unlock()
+	if !tentative {
+		return nil
+	}
+	p := h.f.vmPath()
+	if p == "" {
+		return syscall.ENOENT
+	}
+	_, err := h.syncRead(ctx, p)
+	return err
+}
+
+// syncRead pins the version a sync read of p reports.
+func (h *fileHandle) syncRead(ctx context.Context, p string) (string, error) {
+	f := h.f
 	ctx, cancel := f.fsys.opContext(ctx)
 	defer cancel()
 	obj, err := f.fsys.client.Open(ctx, p)
@@ -77,7 +107,7 @@ func (h *fileHandle) pin(obj *transport.Object, ver string, size int64) {
 		h.reader.Close()
 		h.reader = nil
 	}
-	h.obj, h.ver, h.size = obj, ver, size
+	h.obj, h.ver, h.size, h.tentative = obj, ver, size, false
 }
 
 // readAt serves a read from the staged copy or the VM.
@@ -106,6 +136,9 @@ func (h *fileHandle) readAt(ctx context.Context, dest []byte, off int64) (int, e
 
 // remoteReadAt reads the pinned version through the block cache.
 func (h *fileHandle) remoteReadAt(ctx context.Context, dest []byte, off int64) (int, error) {
+	if err := h.confirm(ctx); err != nil {
+		return 0, err
+	}
 	h.mu.Lock()
 	if h.reader == nil {
 		h.reader = cache.NewFileReader(h.f.fsys.blocks, h.f.fileID, h.ver, h.size, h.fetch, h.f.fsys.opts.ReadAhead)

@@ -166,6 +166,9 @@ func (n *node) setattr(ctx context.Context, in *fuse.SetAttrIn, out *fuse.AttrOu
 		return e
 	}
 	p := n.vmPath()
+	if n.deferSetattr(p, in, out) {
+		return 0
+	}
 	var ops []transport.MetaOp
 	if mode, ok := in.GetMode(); ok {
 		ops = append(ops, transport.MetaOp{Kind: helper.OpChmod, Path: p, Mode: mode & 07777})

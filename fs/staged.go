@@ -58,6 +58,9 @@ func (f *fileNode) fillLocked(ctx context.Context) (*cache.StagedFile, error) {
 	if _, err := h.revalidate(ctx); err != nil {
 		return nil, err
 	}
+	if err := h.confirm(ctx); err != nil {
+		return nil, err
+	}
 	if st == nil {
 		var err error
 		if st, err = f.fsys.staging.CreateFrom(p, h.size); err != nil {
@@ -151,6 +154,13 @@ func (f *fileNode) upload(ctx context.Context) error {
 	p := f.vmPath()
 	if st == nil || !st.Dirty() || unlinked || p == "" {
 		return nil
+	}
+	if f.fsys.hasDeferredTimes(p) {
+		// The times were set before these writes: apply them first, or
+		// they would overwrite the upload's mtime.
+		if err := f.fsys.flushDeferred(ctx); err != nil {
+			return err
+		}
 	}
 	// Once sent, an upload may land: finish it even if the caller is
 	// interrupted, so that close reports what really happened.

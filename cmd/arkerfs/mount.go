@@ -188,6 +188,11 @@ func serveMount(client *transport.Client, vm, mnt string, m *mountFlags, stdout,
 	fmt.Fprintf(stdout, "arkerfs: VM %s %s mounted on %s (Ctrl-C or 'arkerfs unmount %s' to stop)\n", vm, m.root, mnt, mnt)
 	go unmountOnSignal(server, mnt, stderr)
 	server.Wait()
+	flushCtx, cancel := context.WithTimeout(context.Background(), m.api.timeout)
+	defer cancel()
+	if err := fsys.Flush(flushCtx); err != nil {
+		fmt.Fprintf(stderr, "arkerfs: last attribute changes not applied: %v\n", err)
+	}
 	fmt.Fprintf(stdout, "arkerfs: unmounted %s\n", mnt)
 	return 0
 }

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/arker-ai/arkerfs/transport/emulator"
+)
+
+// rig is the bench's world: a scratch directory, the emulated VM whose
+// home lives in it, and the mounts made of it.
+type rig struct {
+	cfg    config
+	sz     sizes
+	root   string // scratch directory, removed at close
+	home   string // the VM's /home/user
+	local  string // local-disk counterparts of the workloads
+	token  string
+	emu    *emulator.Server
+	url    string
+	mounts []*mount // every mount made, unmounted at close
+	nMount int      // mounts made so far (names their directories)
+	fx     fixtures
+}
+
+// newRig makes the scratch directory and starts the emulator on loopback.
+func newRig(cfg config) (*rig, error) {
+	root, err := os.MkdirTemp(cfg.tmpParent, "arkerfs-bench-")
+	if err != nil {
+		return nil, fmt.Errorf("scratch directory: %w", err)
+	}
+	r := &rig{cfg: cfg, sz: sizesFor(cfg.quick), root: root,
+		home: filepath.Join(root, "home"), local: filepath.Join(root, "local")}
+	for _, d := range []string{r.home, r.local} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			r.close()
+			return nil, fmt.Errorf("scratch directory: %w", err)
+		}
+	}
+	key := make([]byte, 12)
+	_, _ = rand.Read(key)
+	r.token = "ark_bench_" + hex.EncodeToString(key)
+	if r.emu, err = emulator.New(emulator.Options{Home: r.home, Token: r.token}); err != nil {
+		r.close()
+		return nil, err
+	}
+	if r.url, err = r.emu.Start("127.0.0.1:0"); err != nil {
+		r.close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// close unmounts what is still mounted, stops the emulator and removes
+// the scratch directory. Safe to call on a half-made rig.
+func (r *rig) close() {
+	for _, m := range r.mounts {
+		m.unmount()
+	}
+	if r.emu != nil {
+		r.emu.Close()
+	}
+	for _, m := range r.mounts {
+		if isMounted(m.dir) {
+			fmt.Fprintf(r.cfg.log, "warning: %s is still mounted; not removing the scratch directory %s\n", m.dir, r.root)
+			return
+		}
+	}
+	if err := os.RemoveAll(r.root); err != nil {
+		fmt.Fprintf(r.cfg.log, "warning: removing %s: %v\n", r.root, err)
+	}
+}
+
+// vm is a path in the VM's home, seen from this machine.
+func (r *rig) vm(rel string) string { return filepath.Join(r.home, rel) }
+
+// loc is a path in the local-disk area.
+func (r *rig) loc(rel string) string { return filepath.Join(r.local, rel) }
+
+// counts is a snapshot of the emulator's counters.
+type counts struct {
+	requests map[string]int64
+	bytesOut int64
+	bytesIn  int64
+}
+
+// total is every request counted.
+func (c counts) total() int64 {
+	var n int64
+	for _, v := range c.requests {
+		n += v
+	}
+	return n
+}
+
+// reset zeroes the emulator's counters.
+func (r *rig) reset() { r.emu.ResetStats() }
+
+// snapshot reads the emulator's counters.
+func (r *rig) snapshot() counts {
+	st := r.emu.Stats()
+	return counts{requests: st.Requests, bytesOut: st.BytesOut, bytesIn: st.BytesIn}
+}
+
+// mountOpts are the knobs of one mount.
+type mountOpts struct {
+	cacheMiB int // --cache-size; 0 = the binary's default
+}
+
+// mount mounts the VM with the real binary on a fresh directory and
+// resets the counters once it is up, so that the mount's own start-up
+// calls are not counted.
+func (r *rig) mount(ctx context.Context, o mountOpts) (*mount, error) {
+	r.nMount++
+	dir := filepath.Join(r.root, fmt.Sprintf("mnt%02d", r.nMount))
+	cacheDir := filepath.Join(r.root, fmt.Sprintf("cache%02d", r.nMount))
+	for _, d := range []string{dir, cacheDir} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return nil, fmt.Errorf("mount: %w", err)
+		}
+	}
+	args := []string{"mount", "--cache-dir", cacheDir}
+	if o.cacheMiB > 0 {
+		args = append(args, "--cache-size", fmt.Sprint(o.cacheMiB))
+	}
+	args = append(args, "local", dir)
+	m, err := startMount(ctx, r.cfg.bin, args, dir, r.mountEnv(), filepath.Join(r.root, fmt.Sprintf("mount%02d.log", r.nMount)))
+	if m != nil {
+		r.mounts = append(r.mounts, m)
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.reset()
+	return m, nil
+}
+
+// mountEnv is the environment of the mount process: ours with the
+// emulator's endpoint and key.
+func (r *rig) mountEnv() []string {
+	env := []string{"ARKER_BASE_URL=" + r.url, "ARKER_API_KEY=" + r.token}
+	for _, kv := range os.Environ() {
+		if !hasPrefixAny(kv, "ARKER_", "AUTH_KEY=") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+func hasPrefixAny(s string, prefixes ...string) bool {
+	for _, p := range prefixes {
+		if len(s) >= len(p) && s[:len(p)] == p {
+			return true
+		}
+	}
+	return false
+}
+
+// sh runs a shell script with dir as its working directory; args are
+// its positional parameters ($1…), so that paths never become script
+// text. It returns how long the script took and its output.
+func sh(ctx context.Context, dir, script string, args []string, env ...string) (time.Duration, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sh", append([]string{"-c", script, "sh"}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	out := &tailBuffer{max: 16 << 10}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.WaitDelay = 5 * time.Second
+	start := time.Now()
+	err := cmd.Run()
+	d := time.Since(start)
+	if err != nil {
+		return d, out.String(), fmt.Errorf("%s %q (in %s): %w: %s", script, args, dir, err, out.String())
+	}
+	return d, out.String(), nil
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > t.max {
+		t.b = append(t.b[:0], t.b[len(t.b)-t.max:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string { return string(t.b) }
+
+// haveTools reports the first of names that is not installed.
+func haveTools(names ...string) error {
+	for _, n := range names {
+		if _, err := exec.LookPath(n); err != nil {
+			return fmt.Errorf("%s is not installed (make deps installs it)", n)
+		}
+	}
+	return nil
+}
+
+// errSkip marks a workload that could not run here, with the reason.
+type errSkip struct{ why string }
+
+func (e errSkip) Error() string { return "skipped: " + e.why }
+
+func skip(err error) error { return errSkip{err.Error()} }
+
+func isSkip(err error) (string, bool) {
+	var s errSkip
+	if errors.As(err, &s) {
+		return s.why, true
+	}
+	return "", false
+}
