@@ -40,7 +40,7 @@ type mountFlags struct {
 	root                              string
 	readOnly, allowOther              bool
 	cacheDir                          string
-	cacheSizeMiB                      int64
+	cacheSizeMiB, diskCacheMiB        int64
 	attrTTL, entryTTL, dirTTL, negTTL time.Duration
 }
 
@@ -51,6 +51,7 @@ func (m *mountFlags) register(fl *flag.FlagSet) {
 	fl.BoolVar(&m.allowOther, "allow-other", false, "let other local users access the mount (needs user_allow_other in /etc/fuse.conf)")
 	fl.StringVar(&m.cacheDir, "cache-dir", defaultCacheDir(), "directory for staged writes and the disk block cache")
 	fl.Int64Var(&m.cacheSizeMiB, "cache-size", 256, "memory block cache budget in MiB")
+	fl.Int64Var(&m.diskCacheMiB, "disk-cache-size", 0, "disk block cache in --cache-dir, in MiB (0 = none): blocks evicted from memory spill there")
 	fl.DurationVar(&m.attrTTL, "attr-ttl", 5*time.Second, "how long file attributes are trusted")
 	fl.DurationVar(&m.entryTTL, "entry-ttl", 5*time.Second, "how long names are trusted")
 	fl.DurationVar(&m.dirTTL, "dir-ttl", 5*time.Second, "how long directory listings are trusted")
@@ -140,7 +141,11 @@ func serveMount(client *transport.Client, vm, mnt string, m *mountFlags, stdout,
 	// The block cache keeps to its budget; the limit keeps the Go heap
 	// from growing to twice what is live around it.
 	debug.SetMemoryLimit(m.cacheSizeMiB<<20 + 128<<20)
-	blocks, err := cache.NewBlockCache(cache.BlockCacheOptions{MemBudget: m.cacheSizeMiB << 20})
+	bo := cache.BlockCacheOptions{MemBudget: m.cacheSizeMiB << 20}
+	if m.diskCacheMiB > 0 {
+		bo.DiskDir, bo.DiskBudget = filepath.Join(m.cacheDir, "blocks"), m.diskCacheMiB<<20
+	}
+	blocks, err := cache.NewBlockCache(bo)
 	if err != nil {
 		return fail(stderr, "block cache: %v", err)
 	}
