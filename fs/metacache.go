@@ -131,9 +131,16 @@ func (m *metaCache) noteGone(path string) {
 }
 
 // dirChanged records that an entry of dir was added, removed or renamed:
-// its mtime, ctime and link count on the VM moved, so its cached
-// attributes (not its listing, which the caller keeps true) are dropped.
-func (m *metaCache) dirChanged(dir string) { m.attrs.Delete(dir) }
+// its mtime and ctime moved on the VM. The cached attributes take the
+// local time instead of being dropped, which would cost a stat: tools that
+// compare a directory's mtime (rsync) see that it changed, and git's
+// lock-file dance in .git costs no extra round trip.
+func (m *metaCache) dirChanged(dir string) {
+	if e, ok := m.attrs.Get(dir); ok {
+		e.Attr.MtimeNs, e.Attr.CtimeNs = now(), now()
+		m.attrs.Set(dir, e)
+	}
+}
 
 // forget drops what the cache knows of path, e.g. after an error that
 // leaves its state uncertain.

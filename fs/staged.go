@@ -197,10 +197,29 @@ func (f *fileNode) upload(ctx context.Context) error {
 		f.fsys.meta.dirChanged(parentOf(p)) // the file appeared on the VM
 	}
 	f.fsys.blocks.DropOtherVersions(f.fileID, f.keptVersion)
+	f.cacheUploaded(st, gen, res.Size, f.keptVersion)
 	if times[0].Set || times[1].Set {
 		return f.applyTimes(ctx, p, times)
 	}
 	return nil
+}
+
+// cacheWholeMax is the largest uploaded file whose bytes go straight into
+// the block cache, so that the next open reads them without a round trip.
+const cacheWholeMax = 1 << 20
+
+// cacheUploaded puts a small file's uploaded content in the block cache
+// under its new version, if the staged copy is still exactly what was
+// uploaded (generation gen: no write came since).
+func (f *fileNode) cacheUploaded(st *cache.StagedFile, gen uint64, size int64, ver string) {
+	if size > cacheWholeMax || st.Generation() != gen {
+		return
+	}
+	buf := make([]byte, size)
+	n, err := st.ReadAt(buf, 0)
+	if int64(n) == size && (err == nil || err == io.EOF) && st.Generation() == gen {
+		f.fsys.blocks.PutWhole(f.fileID, ver, buf)
+	}
 }
 
 // applyTimes sets explicit times that a writer asked for before the
