@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // platformErr says why the driver cannot run here (nil on Linux).
@@ -95,4 +96,39 @@ func cpuModel() string {
 		}
 	}
 	return "unknown"
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat times (100 on every
+// Linux architecture Go supports).
+const clockTicks = 100
+
+// processCPU is the user + system CPU time a process has used.
+func processCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command name, which is in parentheses and may
+	// hold spaces: state is field 3, utime 14, stime 15.
+	rest := string(b[strings.LastIndexByte(string(b), ')')+1:])
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0, fmt.Errorf("short /proc/%d/stat", pid)
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	s, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("odd /proc/%d/stat", pid)
+	}
+	return time.Duration(u+s) * time.Second / clockTicks, nil
+}
+
+// selfCPU is the CPU time this process (the emulator and the driver's
+// own reads and writes) has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -12,16 +12,16 @@ type sizes struct {
 	BigFile      int64 `json:"big_file_bytes"`     // cold/warm read and sequential write
 	RSSFile      int64 `json:"rss_file_bytes"`     // the peak-RSS read
 	CacheMiB     int   `json:"rss_cache_mib"`      // --cache-size of the peak-RSS mount
-	SmallFiles   int   `json:"rsync_files"`        // rsync
-	SmallDirs    int   `json:"rsync_dirs"`         //
-	SmallSize    int   `json:"rsync_file_bytes"`   //
-	ScanFiles    int   `json:"scan_files"`         // find + ls -lR
-	ScanDirs     int   `json:"scan_dirs"`          //
+	SmallFiles   int   `json:"rsync_files"`        // rsync: files,
+	SmallDirs    int   `json:"rsync_dirs"`         // directories they are spread over,
+	SmallSize    int   `json:"rsync_file_bytes"`   // and size of each
+	ScanFiles    int   `json:"scan_files"`         // find + ls -lR: files,
+	ScanDirs     int   `json:"scan_dirs"`          // and directories they are spread over
 	ListEntries  int   `json:"ls_dir_entries"`     // ls -l of one directory
 	GitFiles     int   `json:"git_files"`          // git status
 	Saves        int   `json:"atomic_saves"`       // editor saves
-	TarFiles     int   `json:"tar_files"`          // tar x
-	TarDirs      int   `json:"tar_dirs"`           //
+	TarFiles     int   `json:"tar_files"`          // tar x: files,
+	TarDirs      int   `json:"tar_dirs"`           // and directories they are spread over
 	PartParallel int   `json:"curl_part_parallel"` // curl upload streams, as the client's MaxParallel
 }
 
@@ -146,4 +146,26 @@ func mib(n int64) string {
 		return fmt.Sprintf("%d GiB", n>>30)
 	}
 	return fmt.Sprintf("%d MiB", n>>20)
+}
+
+// cpuMeter measures the CPU time the mount process and this process (the
+// emulator, and the driver's own reads and writes) spend on a workload:
+// with both near the wall time on two cores, the work is CPU-bound.
+type cpuMeter struct {
+	pid         int
+	mount, self time.Duration
+}
+
+func startCPU(m *mount) cpuMeter {
+	c := cpuMeter{pid: m.pid(), self: selfCPU()}
+	c.mount, _ = processCPU(c.pid)
+	return c
+}
+
+// record adds the CPU seconds spent since start to the row.
+func (c cpuMeter) record(rw *row) {
+	if mnt, err := processCPU(c.pid); err == nil {
+		rw.extra("mount_cpu_s", (mnt - c.mount).Seconds())
+	}
+	rw.extra("driver_emulator_cpu_s", (selfCPU() - c.self).Seconds())
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/arker-ai/arkerfs/transport/emulator"
@@ -147,20 +148,11 @@ func (r *rig) mount(ctx context.Context, o mountOpts) (*mount, error) {
 func (r *rig) mountEnv() []string {
 	env := []string{"ARKER_BASE_URL=" + r.url, "ARKER_API_KEY=" + r.token}
 	for _, kv := range os.Environ() {
-		if !hasPrefixAny(kv, "ARKER_", "AUTH_KEY=") {
+		if !strings.HasPrefix(kv, "ARKER_") && !strings.HasPrefix(kv, "AUTH_KEY=") {
 			env = append(env, kv)
 		}
 	}
 	return env
-}
-
-func hasPrefixAny(s string, prefixes ...string) bool {
-	for _, p := range prefixes {
-		if len(s) >= len(p) && s[:len(p)] == p {
-			return true
-		}
-	}
-	return false
 }
 
 // sh runs a shell script with dir as its working directory; args are

@@ -79,10 +79,12 @@ func coldWarmRead(ctx context.Context, r *rig, lat time.Duration) ([]*row, error
 		if i > 0 {
 			r.reset()
 		}
+		cpu := startCPU(m)
 		d, err := readWhole(ctx, m.path(bigName), size)
 		if err != nil {
 			return rows, err
 		}
+		cpu.record(rw)
 		rw.setCounts(r.snapshot())
 		if i == 0 {
 			rw.setTimes(d, local, limit)
@@ -119,7 +121,7 @@ func seqWrite(ctx context.Context, r *rig, lat time.Duration) ([]*row, error) {
 		w.extra("curl_sequential_transfer_only_s", lim.seqXfer.Seconds())
 		w.extra("curl_parallel_transfer_only_s", lim.parXfer.Seconds())
 	}
-	local, err := writeClose(ctx, r.loc("write.bin"), size)
+	local, _, err := writeClose(ctx, r.loc("write.bin"), size)
 	_ = os.Remove(r.loc("write.bin"))
 	if err != nil {
 		return rows, err
@@ -130,10 +132,13 @@ func seqWrite(ctx context.Context, r *rig, lat time.Duration) ([]*row, error) {
 	}
 	defer m.unmount()
 	name := fmt.Sprintf("write-%s.bin", latName(lat))
-	d, err := writeClose(ctx, m.path(name), size)
+	cpu := startCPU(m)
+	d, closing, err := writeClose(ctx, m.path(name), size)
 	if err != nil {
 		return rows, err
 	}
+	cpu.record(w)
+	w.extra("close_s", closing.Seconds())
 	w.setCounts(r.snapshot())
 	if err := m.unmount(); err != nil {
 		return rows, err
@@ -151,14 +156,22 @@ func seqWrite(ctx context.Context, r *rig, lat time.Duration) ([]*row, error) {
 }
 
 // writeClose writes size bytes of the pattern to a new file at path and
-// closes it, timing both.
-func writeClose(ctx context.Context, path string, size int64) (time.Duration, error) {
-	p := newPattern(2)
+// closes it. It returns the time of both, and of the close alone.
+func writeClose(ctx context.Context, path string, size int64) (total, closing time.Duration, err error) {
 	start := time.Now()
-	if err := writePatternFile(ctx, path, p, size); err != nil {
-		return 0, err
+	f, err := os.Create(path)
+	if err != nil {
+		return 0, 0, err
 	}
-	return time.Since(start), nil
+	if err := newPattern(2).write(ctx, f, 0, size); err != nil {
+		f.Close()
+		return 0, 0, fmt.Errorf("writing %s: %w", path, err)
+	}
+	closeStart := time.Now()
+	if err := f.Close(); err != nil {
+		return 0, 0, fmt.Errorf("closing %s: %w", path, err)
+	}
+	return time.Since(start), time.Since(closeStart), nil
 }
 
 // peakRSSRead reads a sparse file of RSSFile bytes twice through a mount
@@ -177,6 +190,7 @@ func peakRSSRead(ctx context.Context, r *rig, lat time.Duration) ([]*row, error)
 	}
 	defer m.unmount()
 	var wall time.Duration
+	cpu := startCPU(m)
 	for i := 0; i < 2; i++ {
 		d, err := readWhole(ctx, m.path(rssName), size)
 		if err != nil {
@@ -185,6 +199,7 @@ func peakRSSRead(ctx context.Context, r *rig, lat time.Duration) ([]*row, error)
 		w.extra(fmt.Sprintf("read%d_s", i+1), d.Seconds())
 		wall += d
 	}
+	cpu.record(w)
 	hwm, err := peakRSS(m.pid())
 	if err != nil {
 		return rows, err

@@ -21,8 +21,7 @@ func lsDir(ctx context.Context, r *rig, lat time.Duration) ([]*row, error) {
 	if err := r.listFixture(); err != nil {
 		return rows, err
 	}
-	return rows, coldWarm(ctx, r, rows, r.home, `ls -l "$1" >/dev/null`, []string{listDir}, nil,
-		[2]float64{1, 0})
+	return rows, coldWarm(ctx, r, rows, `ls -l "$1" >/dev/null`, listDir, [2]float64{1, 0})
 }
 
 // scan runs find and ls -lR over ScanFiles files on a fresh mount.
@@ -34,7 +33,7 @@ func scan(ctx context.Context, r *rig, lat time.Duration) ([]*row, error) {
 		return rows, err
 	}
 	script := `find "$1" >/dev/null && ls -lR "$1" >/dev/null`
-	local, _, err := sh(ctx, r.home, script, []string{scanDir})
+	local, _, err := sh(ctx, r.root, script, []string{r.vm(scanDir)})
 	if err != nil {
 		return rows, err
 	}
@@ -43,7 +42,7 @@ func scan(ctx context.Context, r *rig, lat time.Duration) ([]*row, error) {
 		return rows, err
 	}
 	defer m.unmount()
-	d, _, err := sh(ctx, m.dir, script, []string{scanDir})
+	d, _, err := sh(ctx, r.root, script, []string{m.path(scanDir)})
 	if err != nil {
 		return rows, err
 	}
@@ -53,14 +52,16 @@ func scan(ctx context.Context, r *rig, lat time.Duration) ([]*row, error) {
 	return rows, m.unmount()
 }
 
-// coldWarm runs script (args as $1…) on a fresh mount, then again right
-// away, filling rows[0] and rows[1] and checking their request counts
-// against maxReq; local disk runs it twice in localDir (the second run is
-// the warm figure).
-func coldWarm(ctx context.Context, r *rig, rows []*row, localDir, script string, args, env []string, maxReq [2]float64) error {
+// coldWarm runs script with $1 = the directory rel on a fresh mount,
+// then again right away, filling rows[0] and rows[1] and checking their
+// request counts against maxReq; local disk runs it twice on the VM's
+// copy (the second run is the warm figure). Scripts run from outside the
+// mount and name it by absolute path: a shell whose working directory
+// is in the mount would add the chdir's own request to the count.
+func coldWarm(ctx context.Context, r *rig, rows []*row, script, rel string, maxReq [2]float64) error {
 	var local [2]time.Duration
 	for i := range local {
-		d, _, err := sh(ctx, localDir, script, args, env...)
+		d, _, err := sh(ctx, r.root, script, []string{r.vm(rel)})
 		if err != nil {
 			return err
 		}
@@ -75,13 +76,12 @@ func coldWarm(ctx context.Context, r *rig, rows []*row, localDir, script string,
 		if i > 0 {
 			r.reset()
 		}
-		d, out, err := sh(ctx, m.dir, script, args, env...)
+		d, _, err := sh(ctx, r.root, script, []string{m.path(rel)})
 		if err != nil {
 			return err
 		}
 		rw.setCounts(r.snapshot())
 		rw.setTimes(d, local[i], 0)
-		rw.extra("output_tail", lastLine(out))
 		rw.Checks = append(rw.Checks, newCheck("requests", "requests", "<=", maxReq[i], float64(rw.ReqTotal), "requests"))
 	}
 	return m.unmount()
@@ -183,14 +183,14 @@ func untar(ctx context.Context, r *rig, lat time.Duration) ([]*row, error) {
 }
 
 // treeWrite runs script with $1 = src and $2 = the destination, first on
-// local disk, then into a fresh mount, and checks that the VM received
-// nfiles files. perFile, when set, is the row's target on requests per
+// local disk, then into a fresh mount (from outside it, as coldWarm
+// does), and checks that the VM received nfiles files. perFile, when set, is the row's target on requests per
 // file.
 func treeWrite(ctx context.Context, r *rig, w *row, script, src, dst string, nfiles int, perFile func(float64) check) error {
 	if err := os.MkdirAll(r.loc(dst), 0o755); err != nil {
 		return err
 	}
-	local, _, err := sh(ctx, r.local, script, []string{src, r.loc(dst)})
+	local, _, err := sh(ctx, r.root, script, []string{src, r.loc(dst)})
 	if err != nil {
 		return err
 	}
@@ -199,7 +199,7 @@ func treeWrite(ctx context.Context, r *rig, w *row, script, src, dst string, nfi
 		return err
 	}
 	defer m.unmount()
-	d, _, err := sh(ctx, m.dir, script, []string{src, m.path(dst)})
+	d, _, err := sh(ctx, r.root, script, []string{src, m.path(dst)})
 	if err != nil {
 		return err
 	}
