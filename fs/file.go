@@ -174,19 +174,15 @@ func (f *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 	if !f.dirty() {
 		return f.setattr(ctx, in, out)
 	}
-	// The file is being written: keep the changes locally and apply them
-	// with (mode) or right after (times) the upload.
+	// The file is being written: keep the changes locally. A new file's
+	// mode goes with its upload; an existing file's chmod travels with
+	// the next run (the upload keeps the mode either way); times are set
+	// after the upload, which would otherwise overwrite the mtime.
 	f.mu.Lock()
 	if mode, ok := in.GetMode(); ok {
 		f.attr.Perm = mode & 07777
 		if !f.local {
-			f.mu.Unlock()
-			r, err := f.fsys.metaOp(ctx, transport.MetaOp{Kind: helper.OpChmod, Path: f.vmPath(), Mode: mode & 07777})
-			if err != nil {
-				return toErrno(err)
-			}
-			_ = r
-			f.mu.Lock()
+			f.fsys.deferOp(transport.MetaOp{Kind: helper.OpChmod, Path: f.vmPath(), Mode: mode & 07777})
 		}
 	}
 	if at, mt, ok := setTimes(in); ok {

@@ -50,6 +50,14 @@ func New(client *transport.Client, blocks *cache.BlockCache, staging *cache.Stag
 	return f
 }
 
+// Prime records attributes the caller already fetched (the mount checks
+// the root directory before mounting), so that the first look at them
+// costs no round trip.
+func (f *FS) Prime(path string, a helper.Attr) {
+	_, name := splitPath(path)
+	f.meta.attrs.Set(path, helper.Entry{Name: name, Attr: a})
+}
+
 // Root is the node to mount.
 func (f *FS) Root() gofs.InodeEmbedder { return f.root }
 

@@ -188,8 +188,20 @@ func (f *fileNode) upload(ctx context.Context) error {
 	f.attr.Size, f.attr.MtimeNs = res.Size, res.MtimeNs
 	f.attr.Type, f.attr.Nlink = helper.TypeRegular, max(f.attr.Nlink, 1)
 	f.pendingTimes = [2]helper.Time{}
+	if times[0].Set || times[1].Set {
+		// Times set while writing go to the VM after the upload (which
+		// set the mtime), with the next run; the cache shows them now.
+		f.fsys.deferOp(transport.MetaOp{Kind: helper.OpUtimens, Path: p, Atime: times[0], Mtime: times[1]})
+		t := now()
+		if times[0].Set {
+			f.attr.AtimeNs = timeValue(times[0], t)
+		}
+		if times[1].Set {
+			f.attr.MtimeNs = timeValue(times[1], t)
+		}
+	}
 	a := f.attr
-	f.keptVersion = version(res.Size, res.MtimeNs)
+	f.keptVersion = version(a.Size, a.MtimeNs)
 	f.mu.Unlock()
 	_, name := splitPath(p)
 	f.fsys.meta.noteAttr(p, helper.Entry{Name: name, Attr: a})
@@ -198,9 +210,6 @@ func (f *fileNode) upload(ctx context.Context) error {
 	}
 	f.fsys.blocks.DropOtherVersions(f.fileID, f.keptVersion)
 	f.cacheUploaded(st, gen, res.Size, f.keptVersion)
-	if times[0].Set || times[1].Set {
-		return f.applyTimes(ctx, p, times)
-	}
 	return nil
 }
 
@@ -220,24 +229,6 @@ func (f *fileNode) cacheUploaded(st *cache.StagedFile, gen uint64, size int64, v
 	if int64(n) == size && (err == nil || err == io.EOF) && st.Generation() == gen {
 		f.fsys.blocks.PutWhole(f.fileID, ver, buf)
 	}
-}
-
-// applyTimes sets explicit times that a writer asked for before the
-// upload (which itself sets the mtime to the upload's moment).
-func (f *fileNode) applyTimes(ctx context.Context, p string, t [2]helper.Time) error {
-	r, err := f.fsys.metaOp(ctx, transport.MetaOp{Kind: helper.OpUtimens, Path: p, Atime: t[0], Mtime: t[1]})
-	if err != nil {
-		return err
-	}
-	if r.Attr != nil {
-		f.mu.Lock()
-		f.attr.AtimeNs, f.attr.MtimeNs, f.attr.CtimeNs = r.Attr.AtimeNs, r.Attr.MtimeNs, r.Attr.CtimeNs
-		f.keptVersion = version(r.Attr.Size, r.Attr.MtimeNs)
-		f.mu.Unlock()
-		_, name := splitPath(p)
-		f.fsys.meta.noteAttr(p, helper.Entry{Name: name, Attr: *r.Attr})
-	}
-	return nil
 }
 
 // uploadIfLocal uploads a file that exists only here, before an

@@ -94,31 +94,32 @@ func runMount(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
-	if err := checkVM(client, vm, m.root, cfg); err != nil {
+	rootAttr, err := checkVM(client, vm, m.root)
+	if err != nil {
 		return fail(stderr, "%v", err)
 	}
-	return serveMount(client, vm, mnt, &m, stdout, stderr)
+	return serveMount(client, vm, mnt, &m, rootAttr, stdout, stderr)
 }
 
 // checkVM makes one call that proves the key and the VM, then checks that
 // the directory to mount exists there.
-func checkVM(client *transport.Client, vm, root string, cfg transport.Config) error {
+func checkVM(client *transport.Client, vm, root string) (transport.Attr, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if _, err := client.DescribeVM(ctx); err != nil {
-		return describeErr(err, vm)
+		return transport.Attr{}, describeErr(err, vm)
 	}
 	a, err := client.Stat(ctx, root)
 	if err != nil {
 		if transport.IsNotFound(err) {
-			return fmt.Errorf("%s does not exist on VM %s", root, vm)
+			return transport.Attr{}, fmt.Errorf("%s does not exist on VM %s", root, vm)
 		}
-		return fmt.Errorf("cannot read %s on VM %s: %w", root, vm, err)
+		return transport.Attr{}, fmt.Errorf("cannot read %s on VM %s: %w", root, vm, err)
 	}
 	if a.Type != helper.TypeDir {
-		return fmt.Errorf("%s on VM %s is not a directory", root, vm)
+		return transport.Attr{}, fmt.Errorf("%s on VM %s is not a directory", root, vm)
 	}
-	return nil
+	return a, nil
 }
 
 // describeErr turns the failure of the first call into one clear line.
@@ -137,10 +138,10 @@ func describeErr(err error, vm string) error {
 }
 
 // serveMount mounts and serves until unmounted or signalled.
-func serveMount(client *transport.Client, vm, mnt string, m *mountFlags, stdout, stderr io.Writer) int {
+func serveMount(client *transport.Client, vm, mnt string, m *mountFlags, rootAttr transport.Attr, stdout, stderr io.Writer) int {
 	// The block cache keeps to its budget; the limit keeps the Go heap
 	// from growing to twice what is live around it.
-	debug.SetMemoryLimit(m.cacheSizeMiB<<20 + 128<<20)
+	debug.SetMemoryLimit(m.cacheSizeMiB<<20 + 32<<20)
 	bo := cache.BlockCacheOptions{MemBudget: m.cacheSizeMiB << 20}
 	if m.diskCacheMiB > 0 {
 		bo.DiskDir, bo.DiskBudget = filepath.Join(m.cacheDir, "blocks"), m.diskCacheMiB<<20
@@ -173,6 +174,7 @@ func serveMount(client *transport.Client, vm, mnt string, m *mountFlags, stdout,
 		opts.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, "arkerfs: warning: "+format+"\n", args...) }
 	}
 	fsys := fs.New(client, blocks, staging, opts)
+	fsys.Prime(m.root, rootAttr)
 	mo := fsys.MountOptions()
 	mo.MountOptions = fuse.MountOptions{
 		FsName:       "arkerfs:" + vm,
