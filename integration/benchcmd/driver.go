@@ -117,6 +117,9 @@ func runWorkload(ctx context.Context, r *rig, w workload, lat time.Duration) []*
 	} else {
 		rows, err = w.run(ctx, r, lat)
 	}
+	if err != nil && ctx.Err() != nil {
+		err = skip(fmt.Errorf("the run was stopped (%v) during this workload", context.Cause(ctx)))
+	}
 	byID := map[string]*row{}
 	for _, rw := range rows {
 		byID[rw.ID] = rw

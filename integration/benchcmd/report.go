@@ -170,7 +170,7 @@ func wallCell(r *row) string {
 	mnt, ok1 := r.Extra["mount_cpu_s"].(float64)
 	emu, ok2 := r.Extra["driver_emulator_cpu_s"].(float64)
 	if ok1 && ok2 {
-		s += fmt.Sprintf("; CPU: mount %s, emulator + driver %s", secs(mnt), secs(emu))
+		s += fmt.Sprintf("; CPU: mount %.2f s, emulator + driver %.2f s", mnt, emu)
 	}
 	return s
 }
