@@ -195,7 +195,12 @@ func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 			}
 		}
 	}
-	if _, err := d.fsys.metaOp(ctx, transport.MetaOp{Kind: helper.OpUnlink, Path: p}); err != nil {
+	return d.removeOnVM(ctx, helper.OpUnlink, p)
+}
+
+// removeOnVM unlinks or removes p on the VM and records it gone.
+func (d *dirNode) removeOnVM(ctx context.Context, kind helper.Kind, p string) syscall.Errno {
+	if _, err := d.fsys.metaOp(ctx, transport.MetaOp{Kind: kind, Path: p}); err != nil {
 		d.fsys.meta.forget(p)
 		return toErrno(err)
 	}
@@ -208,14 +213,7 @@ func (d *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 	if e := d.readOnly(); e != 0 {
 		return e
 	}
-	p := d.childPath(name)
-	if _, err := d.fsys.metaOp(ctx, transport.MetaOp{Kind: helper.OpRmdir, Path: p}); err != nil {
-		d.fsys.meta.forget(p)
-		return toErrno(err)
-	}
-	d.fsys.removed(p)
-	d.fsys.meta.noteGone(p)
-	return 0
+	return d.removeOnVM(ctx, helper.OpRmdir, d.childPath(name))
 }
 
 // Rename moves name to newName in newParent. RENAME_NOREPLACE is kept;

@@ -116,18 +116,16 @@ func (h *fileHandle) readAt(ctx context.Context, dest []byte, off int64) (int, e
 	f.mu.Lock()
 	st := f.staged
 	f.mu.Unlock()
+	var n int
+	var err error
 	if st != nil {
-		if st, err := f.ensureStaged(ctx); err != nil {
+		if st, err = f.ensureStaged(ctx); err != nil {
 			return 0, err
-		} else {
-			n, err := st.ReadAt(dest, off)
-			if err == io.EOF {
-				err = nil
-			}
-			return n, err
 		}
+		n, err = st.ReadAt(dest, off)
+	} else {
+		n, err = h.remoteReadAt(ctx, dest, off)
 	}
-	n, err := h.remoteReadAt(ctx, dest, off)
 	if err == io.EOF {
 		err = nil
 	}

@@ -140,12 +140,9 @@ func (n *node) getattr(ctx context.Context, out *fuse.AttrOut) syscall.Errno {
 	}
 	e, st := n.fsys.meta.lookup(p)
 	var err error
-	switch st {
-	case missing:
-		// The name is gone, but the kernel still holds the inode (an
-		// open directory or a file it has not forgotten): ask the VM.
-		e, err = n.fsys.statPath(ctx, p)
-	case unknown:
+	if st != exists {
+		// Unknown, or gone by name while the kernel still holds the
+		// inode (an open directory, a file not yet forgotten): ask the VM.
 		e, err = n.fsys.statPath(ctx, p)
 	}
 	if err != nil {
