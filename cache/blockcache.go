@@ -77,6 +77,9 @@ type slab struct {
 	refs    int  // blocks in mem or spilling that point into buf
 	leaving int  // of those, blocks being spilled to disk
 	shared  bool // a slice of buf is held outside the cache: never reuse buf
+	// pins counts slices of buf handed out by ReadPinned and not yet
+	// released; buf is reused only once refs and pins are both 0.
+	pins int
 }
 
 // block is one cached block.
@@ -398,6 +401,9 @@ func (c *BlockCache) unrefLocked(b *block) bool {
 		return false
 	}
 	c.memBytes -= s.size
+	if s.pins > 0 {
+		return true // the last unpin frees buf (pin.go)
+	}
 	if !s.shared {
 		c.putFreeLocked(s.buf)
 	}

@@ -121,11 +121,11 @@ func (f *fileNode) open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 
 func (f *fileNode) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	h := fh.(*fileHandle)
-	n, err := h.readAt(ctx, dest, off)
+	res, err := h.read(ctx, dest, off)
 	if err != nil {
 		return nil, toErrno(err)
 	}
-	return fuse.ReadResultData(dest[:n]), 0
+	return res, 0
 }
 
 func (f *fileNode) Write(ctx context.Context, fh gofs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/hanwen/go-fuse/v2/fuse"
+
 	"github.com/arker-ai/arkerfs/cache"
 	"github.com/arker-ai/arkerfs/transport"
 	"github.com/arker-ai/arkerfs/transport/helper"
@@ -110,40 +112,82 @@ func (h *fileHandle) pin(obj *transport.Object, ver string, size int64) {
 	h.obj, h.ver, h.size, h.tentative = obj, ver, size, false
 }
 
-// readAt serves a read from the staged copy or the VM.
-func (h *fileHandle) readAt(ctx context.Context, dest []byte, off int64) (int, error) {
+// read serves a read from the staged copy or the VM. Bytes from the VM
+// go out as slices of the block cache, pinned until the reply is sent.
+func (h *fileHandle) read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, error) {
 	f := h.f
 	f.mu.Lock()
 	st := f.staged
 	f.mu.Unlock()
-	var n int
-	var err error
-	if st != nil {
-		if st, err = f.ensureStaged(ctx); err != nil {
-			return 0, err
+	if st == nil {
+		pn, err := h.remoteRead(ctx, dest, off)
+		if err != nil && err != io.EOF {
+			return nil, err
 		}
-		n, err = st.ReadAt(dest, off)
-	} else {
-		n, err = h.remoteReadAt(ctx, dest, off)
+		return pinnedResult{pn}, nil
 	}
-	if err == io.EOF {
-		err = nil
+	st, err := f.ensureStaged(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return n, err
+	n, err := st.ReadAt(dest, off)
+	if err != nil && err != io.EOF {
+		return nil, err
+	}
+	return fuse.ReadResultData(dest[:n]), nil
 }
 
-// remoteReadAt reads the pinned version through the block cache.
+// remoteRead reads the pinned version through the block cache.
+func (h *fileHandle) remoteRead(ctx context.Context, dest []byte, off int64) (*cache.Pinned, error) {
+	r, err := h.cacheReader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.ReadPinned(ctx, dest, off)
+}
+
+// remoteReadAt copies bytes of the pinned version into dest.
 func (h *fileHandle) remoteReadAt(ctx context.Context, dest []byte, off int64) (int, error) {
-	if err := h.confirm(ctx); err != nil {
+	r, err := h.cacheReader(ctx)
+	if err != nil {
 		return 0, err
 	}
+	return r.ReadAt(ctx, dest, off)
+}
+
+// cacheReader confirms the pinned version and returns the handle's
+// reader of it.
+func (h *fileHandle) cacheReader(ctx context.Context) (*cache.FileReader, error) {
+	if err := h.confirm(ctx); err != nil {
+		return nil, err
+	}
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	if h.reader == nil {
 		h.reader = cache.NewFileReader(h.f.fsys.blocks, h.f.fileID, h.ver, h.size, h.fetch, h.f.fsys.opts.ReadAhead)
 	}
-	r := h.reader
-	h.mu.Unlock()
-	return r.ReadAt(ctx, dest, off)
+	return h.reader, nil
+}
+
+// pinnedResult is a FUSE read reply made of block cache slices: go-fuse
+// writes them to the kernel with one writev (Slices) and then calls Done,
+// which releases the pins.
+type pinnedResult struct{ pn *cache.Pinned }
+
+func (r pinnedResult) Size() int { return r.pn.N }
+
+func (r pinnedResult) Done() { r.pn.Release() }
+
+// Slices gives go-fuse the bytes to write as they are.
+func (r pinnedResult) Slices() ([][]byte, fuse.Status) { return r.pn.Vecs, fuse.OK }
+
+// Bytes copies the bytes into buf, for the paths that want them whole.
+func (r pinnedResult) Bytes(buf []byte) ([]byte, fuse.Status) {
+	buf = buf[:0]
+	for _, v := range r.pn.Vecs {
+		buf = append(buf, v...)
+	}
+	return buf, fuse.OK
 }
 
 // fetch reads bytes of the pinned version from the VM for the block
