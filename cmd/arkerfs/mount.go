@@ -142,6 +142,9 @@ func serveMount(client *transport.Client, vm, mnt string, m *mountFlags, rootAtt
 	// The block cache keeps to its budget; the limit keeps the Go heap
 	// from growing to twice what is live around it.
 	debug.SetMemoryLimit(m.cacheSizeMiB<<20 + 32<<20)
+	if stop := startProfile(stderr); stop != nil {
+		defer stop()
+	}
 	bo := cache.BlockCacheOptions{MemBudget: m.cacheSizeMiB << 20}
 	if m.diskCacheMiB > 0 {
 		bo.DiskDir, bo.DiskBudget = filepath.Join(m.cacheDir, "blocks"), m.diskCacheMiB<<20
