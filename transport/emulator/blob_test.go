@@ -354,3 +354,59 @@ func TestPresignedUploadEdgeCases(t *testing.T) {
 		t.Errorf("PUT for an unknown upload: %d %s", resp.StatusCode, b)
 	}
 }
+
+// A presign with another size and the same part size keeps the full parts
+// both layouts share, and their URLs stay good: a file can be uploaded
+// while it grows. Another part size starts over.
+func TestPresignedUploadGrowingLayout(t *testing.T) {
+	e := newEnv(t)
+	const partSize = 1 << 20
+	data := make([]byte, 5*partSize+777)
+	rand.Read(data)
+	const path, id = "/home/user/grow.bin", "grow1"
+	early := e.presign(path, id, 4*partSize, partSize) // provisional size
+	for _, i := range []int{0, 1, 2} {
+		if st, b := e.putPart(early.Parts[i], data); st != 200 {
+			t.Fatalf("PUT part %d: %d %s", i+1, st, b)
+		}
+	}
+	final := e.presign(path, id, int64(len(data)), partSize)
+	if len(final.Parts) != 6 {
+		t.Fatalf("final layout has %d parts", len(final.Parts))
+	}
+	// An early URL of a part full in both layouts is still accepted.
+	if st, b := e.putPart(early.Parts[3], data); st != 200 {
+		t.Fatalf("early URL of part 4: %d %s", st, b)
+	}
+	for _, i := range []int{4, 5} {
+		if st, b := e.putPart(final.Parts[i], data); st != 200 {
+			t.Fatalf("PUT part %d: %d %s", i+1, st, b)
+		}
+	}
+	c := e.write(wire.SyncWriteEntry{Type: wire.WriteCommit, Path: path, UploadID: id,
+		Size: ptr(int64(len(data))), SHA256: sha(data)})[0]
+	if c.Error != nil || !c.Committed {
+		t.Fatalf("commit: %+v", c)
+	}
+	if !bytes.Equal(e.get("grow.bin"), data) {
+		t.Fatal("content differs")
+	}
+
+	// Shrinking keeps only the full parts inside the smaller size, and a
+	// new part size forgets everything.
+	const id2 = "grow2"
+	r := e.presign(path, id2, 3*partSize, partSize)
+	for i := range r.Parts {
+		e.putPart(r.Parts[i], data)
+	}
+	e.presign(path, id2, 2*partSize+5, partSize)
+	commit := wire.SyncWriteEntry{Type: wire.WriteCommit, Path: path, UploadID: id2, Size: ptr(int64(2*partSize + 5)), SHA256: sha(data[:2*partSize+5])}
+	if c := e.write(commit)[0]; c.Error == nil || !strings.Contains(c.Error.Message, "part 3") {
+		t.Fatalf("commit after shrinking, last part not resent: %+v", c)
+	}
+	e.presign(path, id2, 2*partSize+5, partSize/2)
+	commit.SHA256 = sha(data[:2*partSize+5])
+	if c := e.write(commit)[0]; c.Error == nil || !strings.Contains(c.Error.Message, "part 1 ") {
+		t.Fatalf("commit after a new part size: %+v", c)
+	}
+}

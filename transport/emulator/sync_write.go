@@ -188,7 +188,10 @@ func (s *Server) presignWrite(r *http.Request, e wire.SyncWriteEntry, p vmPath) 
 }
 
 // layout makes up a presigned upload of size bytes in parts of partSize.
-// A new layout forgets the parts received under another one.
+// A layout with another size but the same part size keeps the parts
+// received whose byte range is the same in both (the full parts the two
+// sizes share), so a client may upload a file that is still growing;
+// another part size forgets every part.
 func (up *upload) layout(size, partSize int64, nparts int) error {
 	up.ioMu.Lock()
 	defer up.ioMu.Unlock()
@@ -203,8 +206,16 @@ func (up *upload) layout(size, partSize int64, nparts int) error {
 	if err := up.file.Truncate(size); err != nil {
 		return err
 	}
+	received := make([]bool, nparts)
+	if up.presigned && up.partSize == partSize {
+		// Parts full in both layouts keep their bytes and their flag.
+		keep := min(up.size, size) / partSize
+		for i := int64(0); i < keep && i < int64(len(up.received)); i++ {
+			received[i] = up.received[i]
+		}
+	}
 	up.presigned, up.size, up.partSize = true, size, partSize
-	up.received = make([]bool, nparts)
+	up.received = received
 	up.hash = nil
 	return nil
 }
