@@ -89,39 +89,48 @@ func (pu *partURLs) current(i, bad int) (wire.PresignedPart, int, bool) {
 
 // fetch is one presign exchange; it installs the URLs it answers.
 func (pu *partURLs) fetch(ctx context.Context) error {
-	u := pu.u
-	p, enc := encodePath(u.Path)
-	size := u.Size
-	req := wire.SyncWriteRequest{Writes: []wire.SyncWriteEntry{{Type: wire.WritePresign, Path: p, PathEncoding: enc,
-		UploadID: u.UploadID, Size: &size, PartSize: pu.partSize}}}
-	x, err := pu.c.apiCall("presign", u.Path, http.MethodPost, wire.SuffixSync, req)
+	parts, expires, err := pu.c.presign(ctx, pu.u.Path, pu.u.UploadID, pu.u.Size, pu.partSize)
 	if err != nil {
 		return err
-	}
-	var resp wire.SyncWriteResponse
-	hdr, err := pu.c.doJSON(ctx, x, &resp)
-	received := time.Now()
-	if err != nil {
-		return err
-	}
-	if len(resp.Results) != 1 {
-		return &Error{Code: CodeProtocol, Op: x.op, Path: u.Path, Message: "want one result"}
-	}
-	r := resp.Results[0]
-	if r.Error != nil {
-		return bodyError(*r.Error, 0, x.op, u.Path)
-	}
-	if err := checkLayout(r.Parts, u.Size, pu.partSize); err != nil {
-		return &Error{Code: CodeProtocol, Op: x.op, Path: u.Path, Err: err}
 	}
 	pu.mu.Lock()
 	defer pu.mu.Unlock()
-	if pu.parts != nil && len(pu.parts) != len(r.Parts) {
-		return &Error{Code: CodeProtocol, Op: x.op, Path: u.Path, Message: "renewed URLs have another layout"}
+	if pu.parts != nil && len(pu.parts) != len(parts) {
+		return &Error{Code: CodeProtocol, Op: "presign", Path: pu.u.Path, Message: "renewed URLs have another layout"}
 	}
-	pu.parts, pu.expires = r.Parts, localExpiry(r.ExpiresAt, hdr.Get("Date"), received)
+	pu.parts, pu.expires = parts, expires
 	pu.gen++
 	return nil
+}
+
+// presign is one presign exchange: the part URLs of upload id of path laid
+// out as size bytes in parts of partSize, and their expiry on the local
+// clock (zero when the server gives none).
+func (c *Client) presign(ctx context.Context, path, id string, size, partSize int64) ([]wire.PresignedPart, time.Time, error) {
+	p, enc := encodePath(path)
+	req := wire.SyncWriteRequest{Writes: []wire.SyncWriteEntry{{Type: wire.WritePresign, Path: p, PathEncoding: enc,
+		UploadID: id, Size: &size, PartSize: partSize}}}
+	x, err := c.apiCall("presign", path, http.MethodPost, wire.SuffixSync, req)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	var resp wire.SyncWriteResponse
+	hdr, err := c.doJSON(ctx, x, &resp)
+	received := time.Now()
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	if len(resp.Results) != 1 {
+		return nil, time.Time{}, &Error{Code: CodeProtocol, Op: x.op, Path: path, Message: "want one result"}
+	}
+	r := resp.Results[0]
+	if r.Error != nil {
+		return nil, time.Time{}, bodyError(*r.Error, 0, x.op, path)
+	}
+	if err := checkLayout(r.Parts, size, partSize); err != nil {
+		return nil, time.Time{}, &Error{Code: CodeProtocol, Op: x.op, Path: path, Err: err}
+	}
+	return r.Parts, localExpiry(r.ExpiresAt, hdr.Get("Date"), received), nil
 }
 
 // checkLayout checks that parts, in order, cover size bytes in pieces of
