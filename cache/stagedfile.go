@@ -38,6 +38,18 @@ type StagedFile struct {
 	gen      uint64
 	dirty    bool
 	removed  bool
+	// onChange, when set, hears of every change of content: bytes
+	// [off, end) differ from before. It runs with mu held.
+	onChange func(off, end int64)
+}
+
+// OnChange sets (or, with nil, clears) the function that hears of every
+// change of the content, after the bytes changed. It runs under the
+// file's lock: it must be quick and must not call the file.
+func (f *StagedFile) OnChange(fn func(off, end int64)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.onChange = fn
 }
 
 // Path returns the local data file.
@@ -92,8 +104,12 @@ func (f *StagedFile) WriteAt(p []byte, off int64) (int, error) {
 			f.filled.add(f.size, off)
 		}
 		f.filled.add(off, end)
+		changedFrom := min(off, f.size) // a gap before off now reads as zeros
 		f.size = max(f.size, end)
 		f.changedLocked()
+		if f.onChange != nil {
+			f.onChange(changedFrom, end)
+		}
 	}
 	if err != nil {
 		return n, fmt.Errorf("cache: staged write %q: %w", f.vmPath, err)
@@ -120,8 +136,12 @@ func (f *StagedFile) Truncate(size int64) error {
 	} else {
 		f.filled.add(f.size, size)
 	}
+	old := f.size
 	f.size = size
 	f.changedLocked()
+	if f.onChange != nil && old != size {
+		f.onChange(min(old, size), max(old, size))
+	}
 	return f.noteCompleteLocked()
 }
 

@@ -25,15 +25,17 @@ type fileNode struct {
 
 	io sync.Mutex // serialises filling and uploading the staged copy
 
-	mu           sync.Mutex        // protects the fields below
-	staged       *cache.StagedFile // local copy being written; nil when none
-	filled       bool              // staged holds the whole content
-	local        bool              // created here and not uploaded yet
-	attr         helper.Attr       // attributes while staged != nil
-	openers      int               // open handles
-	unlinked     bool              // removed while open: serve handles, never upload
-	pendingTimes [2]helper.Time    // explicit times to set after the next upload
-	keptVersion  string            // content version the kernel page cache holds
+	mu           sync.Mutex            // protects the fields below
+	staged       *cache.StagedFile     // local copy being written; nil when none
+	filled       bool                  // staged holds the whole content
+	local        bool                  // created here and not uploaded yet
+	attr         helper.Attr           // attributes while staged != nil
+	openers      int                   // open handles
+	unlinked     bool                  // removed while open: serve handles, never upload
+	pendingTimes [2]helper.Time        // explicit times to set after the next upload
+	keptVersion  string                // content version the kernel page cache holds
+	writeEnd     int64                 // end of the last write, to tell appending writers (stream.go)
+	stream       *transport.PartStream // upload under way while the file is written; nil when none
 }
 
 var (
@@ -142,6 +144,7 @@ func (f *fileNode) Write(ctx context.Context, fh gofs.FileHandle, data []byte, o
 	f.attr.MtimeNs = now()
 	f.attr.CtimeNs = f.attr.MtimeNs
 	f.mu.Unlock()
+	f.noteWrite(st, off, off+int64(n))
 	return uint32(n), 0
 }
 

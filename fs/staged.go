@@ -135,6 +135,7 @@ func (f *fileNode) truncateStaged(ctx context.Context, size int64) error {
 	}
 	st.MarkDirty()
 	f.mu.Lock()
+	f.writeEnd = min(f.writeEnd, size)
 	f.attr.MtimeNs = now()
 	f.mu.Unlock()
 	return nil
@@ -150,9 +151,13 @@ func (f *fileNode) upload(ctx context.Context) error {
 	st, local, unlinked := f.staged, f.local, f.unlinked
 	perm := f.attr.Perm
 	times := f.pendingTimes
+	stream := f.takeStreamLocked()
 	f.mu.Unlock()
 	p := f.vmPath()
 	if st == nil || !st.Dirty() || unlinked || p == "" {
+		if stream != nil {
+			stream.Abort()
+		}
 		return nil
 	}
 	if f.fsys.hasDeferredTimes(p) {
@@ -171,7 +176,16 @@ func (f *fileNode) upload(ctx context.Context) error {
 		up.Mode = &perm
 	}
 	_ = st.SetVMPath(p)
-	res := f.fsys.uploads.Do(ctx, up)
+	res, streamed := transport.UploadResult{}, false
+	if stream != nil && stream.Path() == p {
+		// Most of the file went while it was written: send the rest.
+		res, streamed = stream.Finish(ctx, up.Size, up.Mode)
+	} else if stream != nil {
+		stream.Abort() // renamed meanwhile: the upload names the old path
+	}
+	if !streamed {
+		res = f.fsys.uploads.Do(ctx, up)
+	}
 	if res.Err != nil {
 		f.fsys.logf("upload %q: %v (changes kept in local staging)", p, res.Err)
 		return res.Err
@@ -255,6 +269,7 @@ func (f *fileNode) detach(ctx context.Context) (onVM bool, err error) {
 			return true, err
 		}
 	}
+	f.abortStream()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.unlinked = true
