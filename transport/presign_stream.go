@@ -136,19 +136,16 @@ func (s *PartStream) kickLocked() {
 		go s.hashAhead()
 	}
 	stale := !s.expires.IsZero() && time.Until(s.expires) < refreshMargin
-	if n > len(s.urls) || stale {
-		if !s.presigning {
-			s.presigning = true
-			size := (2*s.ready/s.partSize + streamPartsAhead) * s.partSize
-			if size/s.partSize > maxParts {
-				size = maxParts * s.partSize
-			}
-			s.wg.Add(1)
-			go s.relayout(max(size, s.laidOut))
-		}
-		if stale {
-			return
-		}
+	// A larger provisional layout when the writer has passed this one
+	// (never past maxParts: beyond, the rest waits for Finish).
+	want := min(2*s.ready/s.partSize+streamPartsAhead, maxParts) * s.partSize
+	if (n > len(s.urls) && want > s.laidOut || stale) && !s.presigning {
+		s.presigning = true
+		s.wg.Add(1)
+		go s.relayout(max(want, s.laidOut))
+	}
+	if stale {
+		return
 	}
 	for i := 0; i < n && i < len(s.urls) && s.inflight < s.c.cfg.MaxParallel; i++ {
 		if s.busy[i] || s.sent[i] == s.gens[i]+1 {
