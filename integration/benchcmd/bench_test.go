@@ -88,12 +88,13 @@ func TestQuickRunWritesEveryRow(t *testing.T) {
 		t.Fatalf("JSON: %v", err)
 	}
 	checkRows(t, &got, cfg)
+	checkCeilings(t, &got)
 
 	md, err := os.ReadFile(cfg.out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"## 0 ms one-way latency", "## 10 ms one-way latency", "## Memory", "## Targets", "cold sequential read", "git status"} {
+	for _, want := range []string{"## 0 ms one-way latency", "## 10 ms one-way latency", "## Memory", "## Targets", "cold sequential read", "git status", "null FUSE ceiling: "} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("markdown lacks %q", want)
 		}
@@ -163,5 +164,30 @@ func checkRows(t *testing.T, got *report, cfg config) {
 	}
 	if got.Machine.NProc == 0 || got.Machine.Go == "" || got.Command == "" {
 		t.Errorf("machine facts or command missing: %+v %q", got.Machine, got.Command)
+	}
+}
+
+// checkCeilings checks that the throughput rows carry their null FUSE
+// ceiling: every byte of every run went through the null filesystem, of
+// the rows' size, and the ratio to the limit is there.
+func checkCeilings(t *testing.T, got *report) {
+	t.Helper()
+	for _, r := range got.Rows {
+		if (r.ID != "cold-read" && r.ID != "seq-write") || r.Skipped != "" {
+			continue
+		}
+		k := r.ID + "@" + num(r.LatencyMs)
+		if e, ok := r.Extra["null_fuse_error"]; ok {
+			t.Errorf("row %s: null FUSE ceiling: %v", k, e)
+		}
+		if s, _ := r.Extra["null_fuse_s"].(float64); s <= 0 {
+			t.Errorf("row %s has no null FUSE ceiling: %v", k, r.Extra)
+		}
+		if n, _ := r.Extra["null_fuse_bytes"].(float64); int64(n) != ceilingRuns*got.Sizes.BigFile {
+			t.Errorf("row %s: the null FUSE filesystem moved %v bytes, want %d", k, n, ceilingRuns*got.Sizes.BigFile)
+		}
+		if _, ok := r.Extra["null_fuse_ratio"].(float64); !ok && r.LimitSec > 0 {
+			t.Errorf("row %s has a limit but no ceiling ratio", k)
+		}
 	}
 }

@@ -12,7 +12,8 @@ import (
 
 // The chart: one horizontal bar per target, its length how far inside the
 // target the measurement is (1 = exactly on it), green when met and red
-// when not, grouped by latency.
+// when not, grouped by latency; a blue tick marks where the null FUSE
+// ceiling would put the bar.
 
 var (
 	colBG     = color.RGBA{255, 255, 255, 255}
@@ -23,6 +24,7 @@ var (
 	colMet    = color.RGBA{46, 160, 67, 255}
 	colMissed = color.RGBA{214, 57, 57, 255}
 	colNone   = color.RGBA{170, 170, 170, 255}
+	colCeil   = color.RGBA{40, 90, 200, 255}
 )
 
 // Chart geometry, in pixels.
@@ -43,7 +45,8 @@ type chartEntry struct {
 	value string  // right of the bar
 	score float64 // 1 = on target
 	met   bool
-	blank bool // no bar: skipped or failed
+	blank bool    // no bar: skipped or failed
+	ceil  float64 // the null FUSE ceiling's score, drawn as a tick (0 = none)
 }
 
 // score says how far inside its target a check is: measured ÷ target for
@@ -94,6 +97,10 @@ func (rep *report) chartEntries() []chartEntry {
 				}
 				e.value = fmt.Sprintf("%s%s (%s %s)", num(c.Got), unit, c.Op, num(c.Want))
 			}
+			if ratio, ok := r.Extra["null_fuse_ratio"].(float64); ok && c.Key == "speed/curl" && c.Want > 0 {
+				e.ceil = ratio / c.Want
+				e.value += fmt.Sprintf(" CEILING %.2fX", ratio)
+			}
 			out = append(out, e)
 		}
 	}
@@ -119,6 +126,7 @@ func (rep *report) writePNG(w io.Writer) error {
 	legend := []string{
 		"BAR = HOW FAR INSIDE THE TARGET: MEASURED/TARGET FOR AT-LEAST TARGETS,",
 		"(TARGET+1)/(MEASURED+1) FOR AT-MOST TARGETS. LINE = TARGET. GREEN MET, RED NOT MET.",
+		"BLUE TICK = NULL FUSE CEILING: THE BEST ANY FUSE FILESYSTEM COULD DO HERE.",
 	}
 	lineH := (glyphH + 3) * chartScale
 	barX := chartPad + labelW + gap
@@ -169,6 +177,9 @@ func drawEntry(img *image.RGBA, e chartEntry, y, barX int) {
 		fill(img, barX+full-6, barY, 2, barH, colBG)
 	}
 	fill(img, barX+unitW-1, y+2, 2, rowH-4, colTarget)
+	if e.ceil > 0 {
+		fill(img, barX+int(min(e.ceil, maxScore)*unitW)-2, y, 4, rowH, colCeil)
+	}
 	drawText(img, valueX, textY, e.value, chartScale, colText)
 }
 

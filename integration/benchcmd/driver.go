@@ -158,6 +158,12 @@ func progressLine(rw *row) string {
 	if rw.LimitSec > 0 {
 		s += fmt.Sprintf("  limit %7.3fs", rw.LimitSec)
 	}
+	if c, ok := rw.Extra["null_fuse_s"].(float64); ok {
+		s += fmt.Sprintf("  null FUSE %7.3fs", c)
+	}
+	if e, ok := rw.Extra["null_fuse_error"].(string); ok {
+		s += "  [null FUSE: " + e + "]"
+	}
 	s += fmt.Sprintf("  %d requests %v", rw.ReqTotal, rw.Requests)
 	for _, c := range rw.Checks {
 		s += fmt.Sprintf("  [%s %s]", c.What, metWord(c.Met))

@@ -3,8 +3,10 @@
 // real `arkerfs mount` binary in a child process, runs the workloads of
 // docs/BENCHMARKS.md against the mount at 0 ms and 10 ms one-way latency,
 // runs the same work on local disk and, where a limit exists, the same
-// bytes moved by plain curl, and writes the figures as JSON, as a markdown
-// report and as a PNG chart.
+// bytes moved by plain curl, times the throughput rows' work through a
+// null FUSE filesystem served by this process (the ceiling of any FUSE
+// filesystem here), and writes the figures as JSON, as a markdown report
+// and as a PNG chart.
 //
 //	go run ./integration/benchcmd -out docs/BENCHMARKS.md -json docs/benchmarks.json -png docs/benchmarks.png
 //	go run ./integration/benchcmd -quick -out /tmp/b.md   # small sizes, seconds

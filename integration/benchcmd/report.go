@@ -122,6 +122,13 @@ func (rep *report) writeMethod(w io.Writer) {
 		"file, page cache warm, the second of two reads; writes: no fsync, as with the mount).\n")
 	p("- **limit**: the same bytes over the same link by plain curl at the same latency (details below the tables); " +
 		"reads: `curl -o /dev/null` of the presigned URL; writes: `curl -T` of presigned part URLs, then the commit.\n")
+	p("- **null FUSE ceiling** (cold read and sequential write): the row's own read (1 MiB reads of the whole " +
+		"file) or write + close (1 MiB writes to a new file), of the row's size, through a null FUSE filesystem: " +
+		"a go-fuse filesystem mounted in the driver's process with arkerfs's FUSE options (`MaxWrite` and " +
+		"`MaxReadAhead` 1 MiB) that answers reads from a fixed zero-filled buffer and discards writes, with no " +
+		"network and no copies but the kernel's. Best of 2 runs, each on a fresh mount, in the same run just " +
+		"before the arkerfs mount (the runs are listed below the tables). No FUSE filesystem can do the work faster on this machine, so limit time ÷ ceiling time " +
+		"is the best ratio to curl any FUSE filesystem could reach here (above 1, the ceiling does not bind).\n")
 	p("- **ratio**: limit time ÷ arkerfs time (arkerfs speed as a fraction of curl's) where a limit exists, " +
 		"else local time ÷ arkerfs time.\n")
 	p("- **requests**: what the emulator served during the work, by endpoint (its counters are reset once the " +
@@ -176,10 +183,38 @@ func wallCell(r *row) string {
 }
 
 func ratioCell(r *row) string {
-	if r.Ratio == 0 {
-		return "—"
+	s := "—"
+	if r.Ratio != 0 {
+		s = fmt.Sprintf("%.2f × %s", r.Ratio, r.RatioOf)
 	}
-	return fmt.Sprintf("%.2f × %s", r.Ratio, r.RatioOf)
+	if c := ceilingText(r); c != "" {
+		s += "; " + c
+	}
+	return s
+}
+
+// ceilingText is "null FUSE ceiling: X s = Y × limit" for a row measured
+// against a null FUSE filesystem, with where arkerfs stands against it;
+// "" for the others.
+func ceilingText(r *row) string {
+	ceil, ok := r.Extra["null_fuse_s"].(float64)
+	if !ok || ceil <= 0 {
+		if e, ok := r.Extra["null_fuse_error"].(string); ok {
+			return "null FUSE ceiling: not measured (" + mdEscape(oneLine(e)) + ")"
+		}
+		return ""
+	}
+	s := "null FUSE ceiling: " + secs(ceil)
+	if ratio, ok := r.Extra["null_fuse_ratio"].(float64); ok {
+		s += fmt.Sprintf(" = %.2f × limit", ratio)
+	}
+	if r.WallSec > 0 {
+		s += fmt.Sprintf(" (arkerfs at %.2f × the ceiling)", ceil/r.WallSec)
+	}
+	if _, ok := r.Extra["null_fuse_error"]; ok {
+		s += " (see the limits below)"
+	}
+	return s
 }
 
 func requestsCell(r *row) string {
@@ -255,8 +290,32 @@ func (rep *report) writeLimits(w io.Writer) {
 			continue
 		}
 		fmt.Fprintf(w, "- %s @ %g ms RTT: %s.\n", r.Title, 2*r.LatencyMs, mdEscape(r.LimitHow))
+		if how, ok := r.Extra["null_fuse_how"].(string); ok {
+			fmt.Fprintf(w, "- %s @ %g ms RTT, null FUSE ceiling: %s; best of %s.\n", r.Title, 2*r.LatencyMs, how, ceilingRunsText(r))
+		}
+		if e, ok := r.Extra["null_fuse_error"].(string); ok {
+			fmt.Fprintf(w, "- %s @ %g ms RTT, null FUSE ceiling: **%s**.\n", r.Title, 2*r.LatencyMs, mdEscape(oneLine(e)))
+		}
 	}
 	fmt.Fprintln(w)
+}
+
+// ceilingRunsText lists the null FUSE runs' times: "801 ms, 812 ms".
+func ceilingRunsText(r *row) string {
+	var parts []string
+	switch runs := r.Extra["null_fuse_runs_s"].(type) {
+	case []float64:
+		for _, v := range runs {
+			parts = append(parts, secs(v))
+		}
+	case []any: // read back from JSON
+		for _, v := range runs {
+			if f, ok := v.(float64); ok {
+				parts = append(parts, secs(f))
+			}
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // secs formats seconds for a table cell.

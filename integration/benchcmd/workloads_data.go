@@ -49,6 +49,7 @@ func readWhole(ctx context.Context, path string, size int64) (time.Duration, err
 
 // coldWarmRead reads the big file on a fresh mount, then again on the
 // same mount; local disk reads the VM's copy itself (warm page cache).
+// The cold read's ceiling is the same read of a null FUSE filesystem.
 func coldWarmRead(ctx context.Context, r *rig, lat time.Duration) ([]*row, error) {
 	size := r.sz.BigFile
 	cold := &row{ID: "cold-read", Title: "cold sequential read", Work: mib(size) + ", 1 MiB reads", Bytes: size}
@@ -70,6 +71,7 @@ func coldWarmRead(ctx context.Context, r *rig, lat time.Duration) ([]*row, error
 		}
 		local = d
 	}
+	r.ceilingRead(ctx).record(cold, limit)
 	m, err := r.mount(ctx, mountOpts{})
 	if err != nil {
 		return rows, err
@@ -106,7 +108,8 @@ func coldWarmRead(ctx context.Context, r *rig, lat time.Duration) ([]*row, error
 
 // seqWrite writes the big file through a fresh mount and closes it (the
 // close uploads); local disk writes and closes the same bytes (no fsync);
-// the limit is curl's upload of the same bytes.
+// the limit is curl's upload of the same bytes, and the ceiling the same
+// write into a null FUSE filesystem.
 func seqWrite(ctx context.Context, r *rig, lat time.Duration) ([]*row, error) {
 	size := r.sz.BigFile
 	w := &row{ID: "seq-write", Title: "sequential write + close", Work: mib(size) + ", 1 MiB writes", Bytes: size}
@@ -126,6 +129,7 @@ func seqWrite(ctx context.Context, r *rig, lat time.Duration) ([]*row, error) {
 	if err != nil {
 		return rows, err
 	}
+	r.ceilingWrite(ctx).record(w, lim.best)
 	m, err := r.mount(ctx, mountOpts{})
 	if err != nil {
 		return rows, err
