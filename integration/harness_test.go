@@ -158,13 +158,15 @@ func (e *env) vmRun(cmd string) string {
 	return string(r.Stdout)
 }
 
-// sh runs a local command with the mount as working directory.
+// sh runs a local command with the mount as working directory. The shell
+// changes into the mount itself: a child that did so between fork and exec
+// (cmd.Dir) would wait on this process's FUSE server while the Go runtime
+// of this process waits on the child (golang/go#11155), and hang the test.
 func (e *env) sh(script string) string {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "sh", "-c", script)
-	cmd.Dir = e.mnt
+	cmd := exec.CommandContext(ctx, "sh", "-c", `cd "$1" && shift && eval "$1"`, "sh", e.mnt, script)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {

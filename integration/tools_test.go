@@ -59,7 +59,6 @@ func TestVimWritesFile(t *testing.T) {
 	e := newEnv(t)
 	e.write("notes.txt", []byte("first line\n"))
 	cmd := exec.Command("vim", "-es", "-u", "NONE", "-i", "NONE", "-c", "normal Gosecond line", "-c", "wq", e.path("notes.txt"))
-	cmd.Dir = e.mnt
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("vim: %v\n%s", err, out)
 	}
