@@ -2,32 +2,48 @@ package fs
 
 import (
 	"context"
-	"github.com/hanwen/go-fuse/v2/fuse"
+	"slices"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/arker-ai/arkerfs/transport"
 	"github.com/arker-ai/arkerfs/transport/helper"
 )
 
-// deferDelay is how long an attribute change may wait for another
+// deferDelay is how long a deferred change may wait for another
 // operation to travel with before it is sent on its own.
 const deferDelay = 50 * time.Millisecond
 
-// deferred holds attribute changes (chmod, utimens) that were answered
-// from the cache at once and go to the VM with the next run: tools set a
-// file's mode and times right before renaming it into place (rsync, tar,
-// cp -p), and sending those with the rename saves two round trips a file.
-// Every later run carries them first, so the VM applies them in order; an
-// upload of a file with a pending time change sends them before it.
-// A deferred change that fails on the VM is logged, not returned.
+// deferred holds changes that were answered locally at once and go to the
+// VM with the next run: attribute changes (chmod, utimens) of cached
+// files, and mkdir in a directory whose listing is cached and lacks the
+// name. Tools set a file's mode and times right before renaming it into
+// place (rsync, tar, cp -p), and make a directory right before creating
+// files in it: sending those with the next operation saves a round trip
+// each. Every later run carries them first, and waits for runs that
+// already carry earlier ones, so the VM applies them in order; an upload
+// of a file with a pending time change, or below a directory not yet
+// made on the VM, sends them before it. A deferred change that fails on
+// the VM is logged and its cached state dropped (settleDeferred).
 type deferred struct {
 	mu    sync.Mutex // protects the fields below
 	ops   []transport.MetaOp
 	timer *time.Timer
+	// sending are the batches taken from ops whose run has not answered
+	// yet, oldest first.
+	sending []*deferredBatch
 }
 
-// add queues op and arms the timer that sends it if nothing else does.
+// deferredBatch is deferred changes on their way to the VM in one run.
+type deferredBatch struct {
+	ops  []transport.MetaOp
+	done chan struct{} // closed once the run answered and its outcome is recorded
+}
+
+// deferOp queues op and arms the timer that sends it if nothing else does.
 func (f *FS) deferOp(op transport.MetaOp) {
 	d := &f.deferred
 	d.mu.Lock()
@@ -38,75 +54,290 @@ func (f *FS) deferOp(op transport.MetaOp) {
 	}
 }
 
-// takeDeferred removes and returns the queued changes.
-func (f *FS) takeDeferred() []transport.MetaOp {
+// deferLazy queues op without arming the timer: a change that makes no
+// difference the mount knows of (a chmod to the mode the file already
+// has) waits for whatever run goes next. rsync sets a new temporary
+// file's mode to the one it was created with and renames it only after
+// its upload: sent on its own that change would cost a run of its own.
+func (f *FS) deferLazy(op transport.MetaOp) {
 	d := &f.deferred
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	ops := d.ops
-	d.ops = nil
+	d.ops = append(d.ops, op)
+}
+
+// deferredMkdirs returns the directories made by deferred mkdirs that are
+// queued or on their way.
+func (f *FS) deferredMkdirs() []string {
+	d := &f.deferred
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []string
+	add := func(ops []transport.MetaOp) {
+		for _, op := range ops {
+			if op.Kind == helper.OpMkdir {
+				out = append(out, op.Path)
+			}
+		}
+	}
+	for _, b := range d.sending {
+		add(b.ops)
+	}
+	add(d.ops)
+	return out
+}
+
+// takeDeferred removes the queued changes for a run that will carry them.
+// It also returns the batches taken earlier whose runs have not answered:
+// the caller's run must wait for them (waitDeferred), or the VM could see
+// its operation before theirs (a file created in a directory not made
+// yet). The caller calls sent once its run has answered and its outcome
+// is recorded.
+func (f *FS) takeDeferred() (ops []transport.MetaOp, earlier []*deferredBatch, sent func()) {
+	d := &f.deferred
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ops, d.ops = d.ops, nil
 	if d.timer != nil {
 		d.timer.Stop()
 		d.timer = nil
 	}
-	return ops
+	earlier = slices.Clone(d.sending)
+	if len(ops) == 0 {
+		return nil, earlier, func() {}
+	}
+	b := &deferredBatch{ops: ops, done: make(chan struct{})}
+	d.sending = append(d.sending, b)
+	return ops, earlier, func() {
+		d.mu.Lock()
+		if i := slices.Index(d.sending, b); i >= 0 {
+			d.sending = slices.Delete(d.sending, i, i+1)
+		}
+		d.mu.Unlock()
+		close(b.done)
+	}
 }
 
-// hasDeferredTimes reports whether a time change of path is queued.
+// waitDeferred waits until the runs of batches have answered. A caller
+// that took deferred changes itself must send them whatever happens and
+// passes a context that does not end early; the runs waited for are
+// bounded by the operation timeout.
+func waitDeferred(ctx context.Context, batches []*deferredBatch) error {
+	for _, b := range batches {
+		select {
+		case <-b.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// hasDeferredTimes reports whether a deferred change must reach the VM
+// before an upload of path: a time change of path (the upload would
+// otherwise set an mtime the change then overwrites), or the making of a
+// directory above path (the upload needs it). Changes already on their way
+// count too; flushDeferred waits for them.
 func (f *FS) hasDeferredTimes(path string) bool {
 	d := &f.deferred
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, op := range d.ops {
-		if op.Path == path && op.Kind == helper.OpUtimens {
+	needed := func(ops []transport.MetaOp) bool {
+		for _, op := range ops {
+			switch {
+			case op.Kind == helper.OpUtimens && op.Path == path,
+				op.Kind == helper.OpMkdir && isBelow(path, op.Path):
+				return true
+			}
+		}
+		return false
+	}
+	if needed(d.ops) {
+		return true
+	}
+	for _, b := range d.sending {
+		if needed(b.ops) {
 			return true
 		}
 	}
 	return false
 }
 
-// Flush sends the attribute changes still waiting for a run; the mount
-// calls it after unmounting.
+// isBelow reports whether path lies strictly below directory dir.
+func isBelow(path, dir string) bool {
+	return len(path) > len(dir)+1 && strings.HasPrefix(path, dir) && path[len(dir)] == '/'
+}
+
+// Flush sends the changes still waiting for a run; the mount calls it
+// after unmounting.
 func (f *FS) Flush(ctx context.Context) error { return f.flushDeferred(ctx) }
 
-// flushDeferred sends the queued changes now.
+// flushDeferred sends the queued changes now and waits for those already
+// on their way. The error is the run's; refusals of single changes are
+// logged (see settleDeferred).
 func (f *FS) flushDeferred(ctx context.Context) error {
-	ops := f.takeDeferred()
-	if len(ops) == 0 {
-		return nil
-	}
-	_, err := f.runWith(ctx, ops, nil)
+	_, err := f.syncDeferred(ctx, "")
 	return err
 }
 
-// runWith sends the deferred ops ahead of op (if any) in one run and
-// returns op's result. Failures of deferred ops are logged.
-func (f *FS) runWith(ctx context.Context, pending []transport.MetaOp, op *transport.MetaOp) (transport.MetaResult, error) {
-	ops := pending
-	if op != nil {
-		ops = append(ops[:len(ops):len(ops)], *op)
+// syncDeferred is flushDeferred that also returns the VM's refusal of a
+// change it sent itself whose path is dir, above dir or directly in dir
+// (dir "" asks for none): what an fsync of dir reports.
+func (f *FS) syncDeferred(ctx context.Context, dir string) (refused, err error) {
+	ops, earlier, sent := f.takeDeferred()
+	defer sent()
+	if len(ops) == 0 {
+		return nil, waitDeferred(ctx, earlier)
 	}
+	_ = waitDeferred(context.Background(), earlier)
+	res, err := f.runDeferred(ctx, ops)
+	if err != nil || dir == "" {
+		return nil, err
+	}
+	for i, op := range ops {
+		if e := res[i].Err; e != nil && (op.Path == dir || isBelow(dir, op.Path) || parentOf(op.Path) == dir) {
+			return e, nil
+		}
+	}
+	return nil, nil
+}
+
+// runWith sends the deferred changes pending ahead of op in one run, and
+// after op the subtree fetch refresh if any, and returns op's result.
+// When op fails below a directory whose deferred mkdir the VM refused, op
+// reports the refusal (ENOSPC, EACCES, …) rather than the missing
+// directory it caused.
+func (f *FS) runWith(ctx context.Context, pending []transport.MetaOp, op transport.MetaOp, refresh *transport.MetaOp) (transport.MetaResult, error) {
+	ops := []transport.MetaOp{op}
+	if refresh != nil {
+		ops = append(ops, *refresh)
+	}
+	res, err := f.runDeferred(ctx, pending, ops...)
+	if err != nil {
+		return transport.MetaResult{}, err
+	}
+	if refresh != nil {
+		if r := res[len(res)-1]; r.Err == nil {
+			f.storeTree(refresh.Path, r, refresh.Depth)
+		}
+	}
+	r := res[len(pending)]
+	if r.Err != nil {
+		for i, p := range pending {
+			e := res[i].Err
+			if p.Kind == helper.OpMkdir && e != nil && transport.CodeOf(e) != transport.CodeExists &&
+				(isBelow(op.Path, p.Path) || op.Path2 != "" && isBelow(op.Path2, p.Path)) {
+				r.Err = e
+				break
+			}
+		}
+	}
+	return r, r.Err
+}
+
+// runDeferred sends pending, then more, in one run and records what the
+// VM said of pending (settleDeferred). res has one result per op sent.
+func (f *FS) runDeferred(ctx context.Context, pending []transport.MetaOp, more ...transport.MetaOp) ([]transport.MetaResult, error) {
+	ops := append(pending[:len(pending):len(pending)], more...)
 	ctx, cancel := f.opContext(context.WithoutCancel(ctx))
 	defer cancel()
 	res, err := f.client.Meta(ctx, ops...)
-	if err != nil {
-		for _, p := range pending {
-			f.meta.forget(p.Path)
-		}
-		f.logf("could not apply %d attribute change(s): %v", len(pending), err)
-		return transport.MetaResult{}, err
+	f.settleDeferred(pending, res, err)
+	return res, err
+}
+
+// settleDeferred records the VM's answers to deferred changes. A change
+// that failed (or whose run failed) leaves the cached state of its path
+// uncertain: it is dropped, and for a directory that could not be made
+// the kernel is told to forget the name, so the next look asks the VM.
+// A directory that was made takes the VM's attributes (the latest any
+// change in this run reported), unless a newer change of it is queued.
+func (f *FS) settleDeferred(pending []transport.MetaOp, res []transport.MetaResult, err error) {
+	if err != nil && len(pending) > 0 {
+		f.logf("could not send %d deferred change(s): %v", len(pending), err)
 	}
 	for i, p := range pending {
-		if res[i].Err != nil {
+		e := err
+		if e == nil {
+			e = res[i].Err
+		}
+		switch {
+		case e != nil && p.Kind == helper.OpMkdir:
+			if transport.CodeOf(e) == transport.CodeExists {
+				f.logf("mkdir %q: something was made there on the VM meanwhile; showing what the VM has", p.Path)
+			} else {
+				f.logf("mkdir %q: %v", p.Path, e)
+			}
 			f.meta.forget(p.Path)
-			f.logf("%s %q: %v", p.Kind, p.Path, res[i].Err)
+			f.meta.dropSubtree(p.Path)
+			f.forgetEntry(p.Path)
+		case e != nil:
+			f.meta.forget(p.Path)
+			if err == nil {
+				f.logf("%s %q: %v", p.Kind, p.Path, e)
+			}
+		case p.Kind == helper.OpMkdir:
+			f.adoptAttr(p.Path, pending[i:], res[i:])
 		}
 	}
-	if op == nil {
-		return transport.MetaResult{}, nil
+}
+
+// adoptAttr replaces the locally made attributes of a directory made by a
+// deferred mkdir with the VM's: the last that ops (the mkdir and the
+// changes after it in its run) answered for it.
+func (f *FS) adoptAttr(p string, ops []transport.MetaOp, res []transport.MetaResult) {
+	var vm *helper.Attr
+	for i, op := range ops {
+		if op.Path == p && res[i].Err == nil && res[i].Attr != nil {
+			vm = res[i].Attr
+		}
 	}
-	r := res[len(res)-1]
-	return r, r.Err
+	cached, ok := f.meta.attrs.Get(p)
+	if vm == nil || !ok || cached.Attr.Type != helper.TypeDir {
+		return // changed or dropped meanwhile: the cache already knows better
+	}
+	a := *vm
+	if f.queuedFor(p) {
+		// A newer mode or time change waits: keep its answer, take the
+		// rest from the VM.
+		a.Perm, a.AtimeNs, a.MtimeNs, a.CtimeNs = cached.Attr.Perm, cached.Attr.AtimeNs, cached.Attr.MtimeNs, cached.Attr.CtimeNs
+	}
+	cached.Attr = a
+	f.meta.attrs.Set(p, cached)
+}
+
+// queuedFor reports whether a deferred change of path waits in the queue.
+func (f *FS) queuedFor(path string) bool {
+	d := &f.deferred
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, op := range d.ops {
+		if op.Path == path {
+			return true
+		}
+	}
+	return false
+}
+
+// forgetEntry tells the kernel to drop its entry for path (if the mount
+// has a node there), so that the next access looks it up again. It runs
+// apart: the kernel may hold the directory's lock in the operation that
+// called us.
+func (f *FS) forgetEntry(path string) {
+	rel, ok := strings.CutPrefix(path, f.opts.Root+"/")
+	if !ok || rel == "" {
+		return
+	}
+	go func() {
+		dir := f.root.EmbeddedInode()
+		names := strings.Split(rel, "/")
+		for _, name := range names[:len(names)-1] {
+			if dir = dir.GetChild(name); dir == nil {
+				return
+			}
+		}
+		_ = dir.NotifyEntry(names[len(names)-1])
+	}()
 }
 
 // deferSetattr answers a mode or time change from the cached attributes
@@ -121,9 +352,16 @@ func (n *node) deferSetattr(p string, in *fuse.SetAttrIn, out *fuse.AttrOut) boo
 		return false
 	}
 	t := now()
+	var ops []transport.MetaOp
+	var noop *transport.MetaOp // a chmod to the mode the file has
 	if mode, ok := in.GetMode(); ok {
-		e.Attr.Perm = mode & 07777
-		n.fsys.deferOp(transport.MetaOp{Kind: helper.OpChmod, Path: p, Mode: mode & 07777})
+		op := transport.MetaOp{Kind: helper.OpChmod, Path: p, Mode: mode & 07777}
+		if e.Attr.Perm == op.Mode {
+			noop = &op
+		} else {
+			ops = append(ops, op)
+		}
+		e.Attr.Perm = op.Mode
 	}
 	if at, mt, ok := setTimes(in); ok {
 		if at.Set {
@@ -132,10 +370,16 @@ func (n *node) deferSetattr(p string, in *fuse.SetAttrIn, out *fuse.AttrOut) boo
 		if mt.Set {
 			e.Attr.MtimeNs = timeValue(mt, t)
 		}
-		n.fsys.deferOp(transport.MetaOp{Kind: helper.OpUtimens, Path: p, Atime: at, Mtime: mt})
+		ops = append(ops, transport.MetaOp{Kind: helper.OpUtimens, Path: p, Atime: at, Mtime: mt})
 	}
 	e.Attr.CtimeNs = t
-	n.fsys.meta.noteAttr(p, e)
+	n.fsys.meta.noteAttr(p, e) // before the change can be sent and answered
+	if noop != nil {
+		n.fsys.deferLazy(*noop)
+	}
+	for _, op := range ops {
+		n.fsys.deferOp(op)
+	}
 	a := e.Attr
 	n.last.Store(&a)
 	n.fsys.fillAttr(&e.Attr, &out.Attr)

@@ -22,6 +22,7 @@ var (
 	_ = (gofs.NodeGetattrer)((*dirNode)(nil))
 	_ = (gofs.NodeSetattrer)((*dirNode)(nil))
 	_ = (gofs.NodeStatfser)((*dirNode)(nil))
+	_ = (gofs.NodeFsyncer)((*dirNode)(nil))
 )
 
 // Lookup finds name in the directory: from an open file not yet on the
@@ -81,6 +82,17 @@ func (d *dirNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.Att
 	return d.getattr(ctx, out)
 }
 
+// Fsync of a directory sends the changes still waiting to travel with a
+// run (a mkdir, mode and time changes) and reports whether the VM took
+// those of this directory, its entries and the directories above it.
+func (d *dirNode) Fsync(ctx context.Context, fh gofs.FileHandle, flags uint32) syscall.Errno {
+	refused, err := d.fsys.syncDeferred(ctx, d.vmPath())
+	if err == nil {
+		err = refused
+	}
+	return toErrno(err)
+}
+
 func (d *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	if _, ok := in.GetSize(); ok {
 		return syscall.EISDIR
@@ -104,12 +116,45 @@ func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 		return nil, e
 	}
 	p := d.childPath(name)
+	if ch := d.mkdirLocal(ctx, name, p, mode&07777, out); ch != nil {
+		return ch, 0
+	}
 	r, err := d.fsys.metaOp(ctx, transport.MetaOp{Kind: helper.OpMkdir, Path: p, Mode: mode & 07777})
 	if err != nil {
 		d.fsys.meta.forget(p)
 		return nil, toErrno(err)
 	}
+	d.fsys.meta.subdirs(d.vmPath(), 1)
 	return d.added(ctx, name, p, r, out)
+}
+
+// mkdirLocal answers a mkdir without a round trip when name is known free
+// (this directory's listing is cached and lacks it, and no node has the
+// name): the new directory is then known to be empty, so looking inside it
+// costs nothing either. The mkdir travels ahead of the next run, or alone
+// within deferDelay (deferred.go). Until the kernel forgets the node it
+// keeps a number from the synthetic range, which VM inode numbers do not
+// reach; the cache takes the VM's attributes when the run answers. It
+// returns nil when the mkdir must go to the VM now.
+func (d *dirNode) mkdirLocal(ctx context.Context, name, p string, perm uint32, out *fuse.EntryOut) *gofs.Inode {
+	dir := d.vmPath()
+	if dir == "" || d.GetChild(name) != nil || !d.fsys.meta.knownFree(dir, name) {
+		return nil
+	}
+	t := now()
+	// The helper's mkdir sets exactly perm (no umask, no inherited
+	// setgid); size and blocks are those of an empty ext4 directory until
+	// the VM's answer replaces them.
+	e := helper.Entry{Name: name, Attr: helper.Attr{Type: helper.TypeDir, Perm: perm, Nlink: 2, Size: 4096, Blocks: 8,
+		AtimeNs: t, MtimeNs: t, CtimeNs: t, Ino: d.fsys.syntheticIno()}}
+	d.fsys.meta.noteAttr(p, e)
+	d.fsys.meta.storeListing(p, nil) // a new directory is empty
+	d.fsys.meta.dirChanged(dir)
+	d.fsys.meta.subdirs(dir, 1)
+	d.fsys.deferOp(transport.MetaOp{Kind: helper.OpMkdir, Path: p, Mode: perm})
+	ch := d.fsys.newChild(ctx, &d.Inode, name, &e)
+	d.fsys.fillEntry(&e, ch.StableAttr().Ino, out)
+	return ch
 }
 
 // added records a child our own operation made, and answers the kernel.
@@ -206,6 +251,9 @@ func (d *dirNode) removeOnVM(ctx context.Context, kind helper.Kind, p string) sy
 	}
 	d.fsys.removed(p)
 	d.fsys.meta.noteGone(p)
+	if kind == helper.OpRmdir {
+		d.fsys.meta.subdirs(d.vmPath(), -1)
+	}
 	return 0
 }
 

@@ -84,19 +84,32 @@ func (f *FS) opContext(ctx context.Context) (context.Context, context.CancelFunc
 	return context.WithTimeout(ctx, f.opts.OpTimeout)
 }
 
-// metaOp runs one helper operation through the batcher. A read-only
-// operation ends when the kernel interrupts the call; a change does not:
-// once sent it may take effect, so the caller must learn its outcome.
+// metaOp runs one helper operation through the batcher. Deferred changes
+// still queued travel first, in the same run; runs that already carry
+// earlier ones are waited for (deferred.go). A read-only operation ends
+// when the kernel interrupts the call; a change does not: once sent it
+// may take effect, so the caller must learn its outcome.
 func (f *FS) metaOp(ctx context.Context, op transport.MetaOp) (transport.MetaResult, error) {
 	if op.Path == "" {
 		return transport.MetaResult{}, syscall.ENOENT // a node in no directory
 	}
-	if pending := f.takeDeferred(); len(pending) > 0 {
-		return f.runWith(ctx, pending, &op)
+	pending, earlier, sent := f.takeDeferred()
+	defer sent()
+	refresh := f.refreshFor(op)
+	if len(pending) > 0 || refresh != nil {
+		wait := ctx
+		if len(pending) > 0 {
+			wait = context.Background() // taken: they must go
+		}
+		if err := waitDeferred(wait, earlier); err != nil {
+			return transport.MetaResult{}, err
+		}
+		return f.runWith(ctx, pending, op, refresh)
 	}
-	switch op.Kind {
-	case helper.OpStat, helper.OpList, helper.OpTree, helper.OpReadlink, helper.OpStatfs:
-	default:
+	if err := waitDeferred(ctx, earlier); err != nil {
+		return transport.MetaResult{}, err
+	}
+	if !readOnly(op.Kind) {
 		ctx = context.WithoutCancel(ctx)
 	}
 	ctx, cancel := f.opContext(ctx)
@@ -106,6 +119,43 @@ func (f *FS) metaOp(ctx context.Context, op transport.MetaOp) (transport.MetaRes
 		return r, err
 	}
 	return r, r.Err
+}
+
+// readOnly reports whether an operation of kind changes nothing.
+func readOnly(kind helper.Kind) bool {
+	switch kind {
+	case helper.OpStat, helper.OpList, helper.OpTree, helper.OpReadlink, helper.OpStatfs:
+		return true
+	}
+	return false
+}
+
+// refreshFor returns the subtree fetch to send along with a run that
+// changes op's path: of the directory above the one op changes, or else of
+// that directory itself, when its listing is cached and past half its
+// TTL. A tool working through a tree (rsync, tar) looks up names in the
+// directory it writes and its siblings; refreshed with runs that go
+// anyway, those listings do not expire under it and cost no round trip
+// of their own. The fetch is the one a lookup there would make on expiry.
+func (f *FS) refreshFor(op transport.MetaOp) *transport.MetaOp {
+	if readOnly(op.Kind) {
+		return nil
+	}
+	root := f.opts.Root
+	dir := parentOf(op.Path)
+	if dir != root && !isBelow(dir, root) {
+		return nil
+	}
+	dirs := []string{dir}
+	if dir != root {
+		dirs = []string{parentOf(dir), dir}
+	}
+	for _, d := range dirs {
+		if age, ok := f.meta.listingAge(d); ok && age >= f.opts.DirTTL/2 {
+			return &transport.MetaOp{Kind: helper.OpTree, Path: d, Depth: f.opts.PrefetchDepth, Limit: f.opts.PrefetchLimit}
+		}
+	}
+	return nil
 }
 
 // logf writes a debug or warning line.

@@ -69,6 +69,7 @@ func (f *FS) listDir(ctx context.Context, dir string) ([]helper.Entry, error) {
 		return nil, err
 	}
 	f.meta.storeListing(dir, r.Entries)
+	f.keepDeferredMkdirs()
 	return r.Entries, nil
 }
 
@@ -85,10 +86,24 @@ func (f *FS) fetchDir(ctx context.Context, dir string) error {
 			}
 			return nil, err
 		}
-		f.meta.storeTree(dir, r.Entries, completeDirs(r.Entries, depth, r.Truncated))
+		f.storeTree(dir, r, depth)
 		return nil, nil
 	})
 	return err
+}
+
+// storeTree caches the answer r of a subtree fetch of dir to depth.
+func (f *FS) storeTree(dir string, r transport.MetaResult, depth int) {
+	f.meta.storeTree(dir, r.Entries, completeDirs(r.Entries, depth, r.Truncated))
+	f.keepDeferredMkdirs()
+}
+
+// keepDeferredMkdirs puts back into the cached listings the directories
+// made by deferred mkdirs that a listing just stored may not show yet.
+func (f *FS) keepDeferredMkdirs() {
+	for _, p := range f.deferredMkdirs() {
+		f.meta.editListing(p, true)
+	}
 }
 
 // completeDirs says which directories a subtree fetch listed completely,

@@ -18,10 +18,10 @@ import (
 // for dir/name set at the same moment (they expire together, unless a
 // later note refreshed the attribute).
 type metaCache struct {
-	attrs                   *cache.TTL[string, helper.Entry]    // path → attributes (+ symlink target)
-	negs                    *cache.TTL[string, struct{}]        // path → known not to exist
-	dirs                    *cache.TTL[string, map[string]bool] // dir → the complete set of names (immutable once stored)
-	mu                      sync.Mutex                          // serialises read-modify-write of listings
+	attrs                   *cache.TTL[string, helper.Entry] // path → attributes (+ symlink target)
+	negs                    *cache.TTL[string, struct{}]     // path → known not to exist
+	dirs                    *cache.TTL[string, dirNames]     // dir → the complete set of names
+	mu                      sync.Mutex                       // serialises read-modify-write of listings
 	attrTTL, dirTTL, negTTL time.Duration
 }
 
@@ -31,9 +31,17 @@ func newMetaCache(o Options) *metaCache {
 	return &metaCache{
 		attrs:   cache.NewTTL[string, helper.Entry](o.AttrTTL, metaCacheEntries, nil),
 		negs:    cache.NewTTL[string, struct{}](o.NegativeTTL, metaCacheEntries/4, nil),
-		dirs:    cache.NewTTL[string, map[string]bool](o.DirTTL, metaCacheEntries/16, nil),
+		dirs:    cache.NewTTL[string, dirNames](o.DirTTL, metaCacheEntries/16, nil),
 		attrTTL: o.AttrTTL, dirTTL: o.DirTTL, negTTL: o.NegativeTTL,
 	}
+}
+
+// dirNames is a cached listing: the complete set of names of a directory
+// (immutable once stored) and when it was stored, which is when its TTL
+// started.
+type dirNames struct {
+	names map[string]bool
+	at    time.Time
 }
 
 // lookupState is what the cache knows about one path.
@@ -54,21 +62,42 @@ func (m *metaCache) lookup(path string) (helper.Entry, lookupState) {
 		return helper.Entry{}, missing
 	}
 	dir, name := splitPath(path)
-	if names, ok := m.dirs.Get(dir); ok && !names[name] {
+	if l, ok := m.dirs.Get(dir); ok && !l.names[name] {
 		return helper.Entry{}, missing
 	}
 	return helper.Entry{}, unknown
 }
 
+// knownFree reports whether name is known not to exist in dir because
+// dir's complete listing is cached and lacks it (a mkdir there can be
+// answered without asking the VM).
+func (m *metaCache) knownFree(dir, name string) bool {
+	if _, ok := m.attrs.Get(joinPath(dir, name)); ok {
+		return false
+	}
+	l, ok := m.dirs.Get(dir)
+	return ok && !l.names[name]
+}
+
+// listingAge says how long ago the cached listing of dir was stored (or
+// last edited), and whether there is one.
+func (m *metaCache) listingAge(dir string) (time.Duration, bool) {
+	l, ok := m.dirs.Get(dir)
+	if !ok {
+		return 0, false
+	}
+	return time.Since(l.at), true
+}
+
 // listing returns the names of dir when a complete listing is cached and
 // every name still has attributes.
 func (m *metaCache) listing(dir string) ([]helper.Entry, bool) {
-	names, ok := m.dirs.Get(dir)
+	l, ok := m.dirs.Get(dir)
 	if !ok {
 		return nil, false
 	}
-	out := make([]helper.Entry, 0, len(names))
-	for name := range names {
+	out := make([]helper.Entry, 0, len(l.names))
+	for name := range l.names {
 		e, ok := m.attrs.Get(joinPath(dir, name))
 		if !ok {
 			return nil, false
@@ -88,7 +117,7 @@ func (m *metaCache) storeListing(dir string, entries []helper.Entry) {
 		m.negs.Delete(joinPath(dir, e.Name))
 	}
 	m.mu.Lock()
-	m.dirs.Set(dir, names)
+	m.dirs.Set(dir, dirNames{names: names, at: time.Now()})
 	m.mu.Unlock()
 }
 
@@ -142,6 +171,15 @@ func (m *metaCache) dirChanged(dir string) {
 	}
 }
 
+// subdirs records that a directory was made (delta 1) or removed (-1) in
+// dir: its link count moves with it (each subdirectory's ".." links it).
+func (m *metaCache) subdirs(dir string, delta int) {
+	if e, ok := m.attrs.Get(dir); ok && (delta > 0 || e.Attr.Nlink > 2) {
+		e.Attr.Nlink = uint32(int(e.Attr.Nlink) + delta)
+		m.attrs.Set(dir, e)
+	}
+}
+
 // forget drops what the cache knows of path, e.g. after an error that
 // leaves its state uncertain.
 func (m *metaCache) forget(path string) {
@@ -167,12 +205,12 @@ func (m *metaCache) editListing(path string, present bool) {
 	dir, name := splitPath(path)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	names, ok := m.dirs.Get(dir)
-	if !ok || names[name] == present {
+	l, ok := m.dirs.Get(dir)
+	if !ok || l.names[name] == present {
 		return
 	}
-	next := make(map[string]bool, len(names)+1)
-	for n := range names {
+	next := make(map[string]bool, len(l.names)+1)
+	for n := range l.names {
 		next[n] = true
 	}
 	if present {
@@ -180,7 +218,7 @@ func (m *metaCache) editListing(path string, present bool) {
 	} else {
 		delete(next, name)
 	}
-	m.dirs.Set(dir, next)
+	m.dirs.Set(dir, dirNames{names: next, at: time.Now()})
 }
 
 // splitPath splits a VM path into its directory and last component.

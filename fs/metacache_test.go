@@ -97,3 +97,43 @@ func TestSplitJoinPath(t *testing.T) {
 		}
 	}
 }
+
+func TestKnownFreeAndSubdirs(t *testing.T) {
+	m := newMetaCache(Options{}.withDefaults())
+	if m.knownFree("/home/user", "x") {
+		t.Fatal("no listing cached: a name cannot be known free")
+	}
+	dir := entry("user", helper.TypeDir)
+	dir.Attr.Nlink = 2
+	m.noteAttr("/home/user", dir)
+	m.storeListing("/home/user", []helper.Entry{entry("a", helper.TypeRegular)})
+	if m.knownFree("/home/user", "a") || !m.knownFree("/home/user", "x") {
+		t.Fatal("knownFree must follow the cached listing")
+	}
+	m.noteAttr("/home/user/x", entry("x", helper.TypeDir))
+	if m.knownFree("/home/user", "x") {
+		t.Fatal("a name with cached attributes is not free")
+	}
+	m.subdirs("/home/user", 1)
+	m.subdirs("/home/user", -1)
+	m.subdirs("/home/user", -1) // never below an empty directory's 2
+	if e, _ := m.lookup("/home/user"); e.Attr.Nlink != 2 {
+		t.Fatalf("nlink %d, want 2", e.Attr.Nlink)
+	}
+	if age, ok := m.listingAge("/home/user"); !ok || age < 0 || age > time.Minute {
+		t.Fatalf("listingAge %v %v", age, ok)
+	}
+}
+
+func TestIsBelow(t *testing.T) {
+	for _, c := range []struct {
+		path, dir string
+		want      bool
+	}{
+		{"/h/a/b", "/h/a", true}, {"/h/a", "/h/a", false}, {"/h/ab", "/h/a", false}, {"/h/a/b/c", "/h/a", true}, {"/h", "/h/a", false},
+	} {
+		if got := isBelow(c.path, c.dir); got != c.want {
+			t.Errorf("isBelow(%q, %q) = %v", c.path, c.dir, got)
+		}
+	}
+}

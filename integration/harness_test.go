@@ -33,6 +33,9 @@ type env struct {
 	fsys   *fs.FS
 	server *fuse.Server
 	opts   fs.Options
+	// unmounted is set once unmount ran (the test goroutine and cleanup
+	// only).
+	unmounted bool
 }
 
 // envOption adjusts a test mount before it is made.
@@ -110,13 +113,29 @@ func (e *env) mount() {
 		t.Skipf("skipping real-mount test: cannot mount (%v)", err)
 	}
 	t.Cleanup(func() {
-		if err := e.server.Unmount(); err != nil {
-			t.Errorf("unmount: %v", err)
-			_ = exec.Command("umount", "-l", e.mnt).Run()
-		}
+		e.unmount()
 		staging.Close()
 		blocks.Close()
 	})
+}
+
+// unmount unmounts e.mnt and sends what the mount still holds back, as
+// the arkerfs command does; later calls do nothing.
+func (e *env) unmount() {
+	t := e.t
+	if e.unmounted {
+		return
+	}
+	e.unmounted = true
+	if err := e.server.Unmount(); err != nil {
+		t.Errorf("unmount: %v", err)
+		_ = exec.Command("umount", "-l", e.mnt).Run()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := e.fsys.Flush(ctx); err != nil {
+		t.Errorf("flush after unmount: %v", err)
+	}
 }
 
 // path is a path inside the mount.

@@ -201,7 +201,7 @@ func serveMount(client *transport.Client, vm, mnt string, m *mountFlags, rootAtt
 	flushCtx, cancel := context.WithTimeout(context.Background(), m.api.timeout)
 	defer cancel()
 	if err := fsys.Flush(flushCtx); err != nil {
-		fmt.Fprintf(stderr, "arkerfs: last attribute changes not applied: %v\n", err)
+		fmt.Fprintf(stderr, "arkerfs: last deferred changes (mkdir, chmod, times) not applied: %v\n", err)
 	}
 	fmt.Fprintf(stdout, "arkerfs: unmounted %s\n", mnt)
 	return 0

@@ -1,0 +1,132 @@
+package integration
+
+import (
+	"errors"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/arker-ai/arkerfs/transport/emulator"
+)
+
+// A mkdir in a directory whose listing is cached is answered at once and
+// travels with the next run: the files made in it next find it on the VM.
+func TestDeferredMkdirTravelsWithNextRun(t *testing.T) {
+	e := newEnv(t, withTTL(time.Hour))
+	if _, err := os.ReadDir(e.mnt); err != nil {
+		t.Fatal(err)
+	}
+	runs := e.requests(emulator.EndpointRun)
+	if err := os.Mkdir(e.path("d"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(e.path("d"))
+	if err != nil || !st.IsDir() || st.Mode().Perm() != 0o750 {
+		t.Fatalf("stat after mkdir: %v %v", st, err)
+	}
+	if ents, err := os.ReadDir(e.path("d")); err != nil || len(ents) != 0 {
+		t.Fatalf("new dir lists %v, %v; want empty", ents, err)
+	}
+	if err := os.Mkdir(e.path("d/sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.write("d/sub/f", []byte("in a new dir"))
+	if got := string(e.vmRead("d/sub/f")); got != "in a new dir" {
+		t.Fatalf("VM has %q", got)
+	}
+	if st, err := os.Stat(e.vm("d")); err != nil || st.Mode().Perm() != 0o750 {
+		t.Fatalf("VM dir d: %v %v, want mode 0750", st, err)
+	}
+	// Two mkdirs, a stat, a listing and a create: the mkdirs ride along
+	// with the create's run (a timer may have sent them a run earlier).
+	if n := e.requests(emulator.EndpointRun) - runs; n > 2 {
+		t.Fatalf("%d runs for mkdir, mkdir, create; want at most 2", n)
+	}
+}
+
+// An fsync of a directory made by a deferred mkdir returns once the VM has
+// it; and the mount's flush at unmount sends what is still queued.
+func TestDeferredMkdirFsyncAndUnmount(t *testing.T) {
+	e := newEnv(t, withTTL(time.Hour))
+	if _, err := os.ReadDir(e.mnt); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(e.path("synced"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	fsyncDir(t, e.path("synced"))
+	if st, err := os.Stat(e.vm("synced")); err != nil || st.Mode().Perm() != 0o700 {
+		t.Fatalf("VM after fsync: %v %v", st, err)
+	}
+
+	if err := os.Mkdir(e.path("at-unmount"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.unmount()
+	if st, err := os.Stat(e.vm("at-unmount")); err != nil || !st.IsDir() {
+		t.Fatalf("VM after unmount: %v %v", st, err)
+	}
+}
+
+// When the VM refuses a deferred mkdir, the next operation below the
+// directory fails, fsync of it reports the refusal, and the mount stops
+// showing a directory the VM does not have.
+func TestDeferredMkdirRefusedByVM(t *testing.T) {
+	e := newEnv(t, withTTL(time.Hour))
+	for _, d := range []string{"p", "q"} {
+		if err := os.Mkdir(e.vm(d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{"p", "q"} {
+		if _, err := os.ReadDir(e.path(d)); err != nil { // caches the listing
+			t.Fatal(err)
+		}
+	}
+	// Behind the mount's back p and q become files: a mkdir under them
+	// fails on the VM.
+	e.vmRun("cd /home/user && rmdir p q && printf data > p && printf data > q")
+
+	if err := os.Mkdir(e.path("p/a"), 0o755); err != nil {
+		t.Fatalf("mkdir answered from the cache: %v", err)
+	}
+	err := os.WriteFile(e.path("p/a/f"), []byte("x"), 0o644)
+	if !errors.Is(err, syscall.ENOTDIR) && !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("create below a refused mkdir: %v, want ENOTDIR or ENOENT", err)
+	}
+
+	if err := os.Mkdir(e.path("q/b"), 0o755); err != nil {
+		t.Fatalf("mkdir answered from the cache: %v", err)
+	}
+	f, err := os.Open(e.path("q/b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Sync(); !errors.Is(err, syscall.ENOTDIR) && !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("fsync of a refused mkdir: %v, want ENOTDIR or ENOENT", err)
+	}
+	eventually(t, 5*time.Second, "refused directory no longer shown", func() bool {
+		_, err := os.Stat(e.path("q/b"))
+		return err != nil
+	})
+	for _, d := range []string{"p", "q"} {
+		if got := string(e.vmRead(d)); got != "data" {
+			t.Fatalf("VM file %s now holds %q", d, got)
+		}
+	}
+}
+
+// fsyncDir opens dir and fsyncs it.
+func fsyncDir(t *testing.T, dir string) {
+	t.Helper()
+	f, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		t.Fatalf("fsync %s: %v", dir, err)
+	}
+}
