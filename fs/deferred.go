@@ -236,14 +236,46 @@ func (f *FS) runWith(ctx context.Context, pending []transport.MetaOp, op transpo
 }
 
 // runDeferred sends pending, then more, in one run and records what the
-// VM said of pending (settleDeferred). res has one result per op sent.
+// VM said of pending (settleDeferred). res has one result per op of
+// pending and more. The run also stats the directories that pending
+// makes directories in, after the mkdirs: their mtimes moved on the VM,
+// and tools compare them (rsync leaves a directory's time alone when the
+// mount shows the source's), so the cache takes the VM's.
 func (f *FS) runDeferred(ctx context.Context, pending []transport.MetaOp, more ...transport.MetaOp) ([]transport.MetaResult, error) {
-	ops := append(pending[:len(pending):len(pending)], more...)
+	stats := parentStats(pending)
+	ops := make([]transport.MetaOp, 0, len(pending)+len(stats)+len(more))
+	ops = append(append(append(ops, pending...), stats...), more...)
 	ctx, cancel := f.opContext(context.WithoutCancel(ctx))
 	defer cancel()
 	res, err := f.client.Meta(ctx, ops...)
-	f.settleDeferred(pending, res, err)
-	return res, err
+	if err != nil {
+		f.settleDeferred(pending, nil, err)
+		return res, err
+	}
+	n, m := len(pending), len(pending)+len(stats)
+	f.settleDeferred(pending, res[:n], nil)
+	for i, st := range stats {
+		if res[n+i].Err == nil {
+			f.adoptAttr(st.Path, stats[i:i+1], res[n+i:n+i+1])
+		}
+	}
+	return append(res[:n:n], res[m:]...), nil
+}
+
+// parentStats returns a stat of each directory that a mkdir of pending
+// makes a directory in, once each.
+func parentStats(pending []transport.MetaOp) []transport.MetaOp {
+	var out []transport.MetaOp
+	for _, op := range pending {
+		if op.Kind != helper.OpMkdir {
+			continue
+		}
+		dir := parentOf(op.Path)
+		if !slices.ContainsFunc(out, func(o transport.MetaOp) bool { return o.Path == dir }) {
+			out = append(out, transport.MetaOp{Kind: helper.OpStat, Path: dir})
+		}
+	}
+	return out
 }
 
 // settleDeferred records the VM's answers to deferred changes. A change
@@ -251,7 +283,7 @@ func (f *FS) runDeferred(ctx context.Context, pending []transport.MetaOp, more .
 // uncertain: it is dropped, and for a directory that could not be made
 // the kernel is told to forget the name, so the next look asks the VM.
 // A directory that was made takes the VM's attributes (the latest any
-// change in this run reported), unless a newer change of it is queued.
+// change in this run reported).
 func (f *FS) settleDeferred(pending []transport.MetaOp, res []transport.MetaResult, err error) {
 	if err != nil && len(pending) > 0 {
 		f.logf("could not send %d deferred change(s): %v", len(pending), err)
@@ -282,9 +314,10 @@ func (f *FS) settleDeferred(pending []transport.MetaOp, res []transport.MetaResu
 	}
 }
 
-// adoptAttr replaces the locally made attributes of a directory made by a
-// deferred mkdir with the VM's: the last that ops (the mkdir and the
-// changes after it in its run) answered for it.
+// adoptAttr replaces the locally guessed attributes of directory p with
+// the VM's: the last that ops answered for it. It leaves them when a
+// change of p, or a mkdir in it, still waits in the queue: the cache's
+// guess is then newer than the VM's answer.
 func (f *FS) adoptAttr(p string, ops []transport.MetaOp, res []transport.MetaResult) {
 	var vm *helper.Attr
 	for i, op := range ops {
@@ -293,26 +326,21 @@ func (f *FS) adoptAttr(p string, ops []transport.MetaOp, res []transport.MetaRes
 		}
 	}
 	cached, ok := f.meta.attrs.Get(p)
-	if vm == nil || !ok || cached.Attr.Type != helper.TypeDir {
+	if vm == nil || !ok || cached.Attr.Type != helper.TypeDir || vm.Type != helper.TypeDir || f.queuedAt(p) {
 		return // changed or dropped meanwhile: the cache already knows better
 	}
-	a := *vm
-	if f.queuedFor(p) {
-		// A newer mode or time change waits: keep its answer, take the
-		// rest from the VM.
-		a.Perm, a.AtimeNs, a.MtimeNs, a.CtimeNs = cached.Attr.Perm, cached.Attr.AtimeNs, cached.Attr.MtimeNs, cached.Attr.CtimeNs
-	}
-	cached.Attr = a
+	cached.Attr = *vm
 	f.meta.attrs.Set(p, cached)
 }
 
-// queuedFor reports whether a deferred change of path waits in the queue.
-func (f *FS) queuedFor(path string) bool {
+// queuedAt reports whether a deferred change of dir, or a mkdir in it,
+// waits in the queue.
+func (f *FS) queuedAt(dir string) bool {
 	d := &f.deferred
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, op := range d.ops {
-		if op.Path == path {
+		if op.Path == dir || op.Kind == helper.OpMkdir && parentOf(op.Path) == dir {
 			return true
 		}
 	}

@@ -35,8 +35,13 @@ func TestDeferredMkdirTravelsWithNextRun(t *testing.T) {
 	if got := string(e.vmRead("d/sub/f")); got != "in a new dir" {
 		t.Fatalf("VM has %q", got)
 	}
-	if st, err := os.Stat(e.vm("d")); err != nil || st.Mode().Perm() != 0o750 {
-		t.Fatalf("VM dir d: %v %v, want mode 0750", st, err)
+	vst, err := os.Stat(e.vm("d"))
+	if err != nil || vst.Mode().Perm() != 0o750 {
+		t.Fatalf("VM dir d: %v %v, want mode 0750", vst, err)
+	}
+	// The mount shows d's time as the VM has it, after sub was made in it.
+	if st, err := os.Stat(e.path("d")); err != nil || !st.ModTime().Equal(vst.ModTime()) {
+		t.Fatalf("mount shows d's mtime %v (%v), the VM has %v", st.ModTime(), err, vst.ModTime())
 	}
 	// Two mkdirs, a stat, a listing and a create: the mkdirs ride along
 	// with the create's run (a timer may have sent them a run earlier).
