@@ -191,3 +191,11 @@ func checkCeilings(t *testing.T, got *report) {
 		}
 	}
 }
+
+func TestNumKeepsFractionsVisible(t *testing.T) {
+	for v, want := range map[float64]string{3: "3", 3.003: "3.003", 0.25: "0.25", 0.2549: "0.25", 2.999: "2.999", 10: "10"} {
+		if got := num(v); got != want {
+			t.Errorf("num(%v) = %q, want %q", v, got, want)
+		}
+	}
+}

@@ -231,7 +231,7 @@ func requestsCell(r *row) string {
 	}
 	for _, k := range []string{"requests_per_file", "requests_per_save"} {
 		if v, ok := r.Extra[k].(float64); ok {
-			s += fmt.Sprintf("; %.2f per %s", v, strings.TrimPrefix(k, "requests_per_"))
+			s += fmt.Sprintf("; %s per %s", num(v), strings.TrimPrefix(k, "requests_per_"))
 		}
 	}
 	return s
@@ -331,12 +331,17 @@ func secs(s float64) string {
 	return fmt.Sprintf("%.1f s", s)
 }
 
-// num formats a figure with as few digits as it needs.
+// num formats a figure with as few digits as it needs: two decimals,
+// three when two would round a fraction to a whole number (3.003 requests
+// a file must not read as 3.00 against a limit of 3).
 func num(v float64) string {
 	if v == float64(int64(v)) {
 		return fmt.Sprint(int64(v))
 	}
-	return fmt.Sprintf("%.2f", v)
+	if s := fmt.Sprintf("%.2f", v); !strings.HasSuffix(s, ".00") {
+		return s
+	}
+	return fmt.Sprintf("%.3f", v)
 }
 
 func mdEscape(s string) string {
