@@ -35,7 +35,14 @@ type deferred struct {
 	// sending are the batches taken from ops whose run has not answered
 	// yet, oldest first.
 	sending []*deferredBatch
+	// refused holds the VM's refusals of deferred mkdirs by path, for an
+	// fsync of the directory (or below it) to report whichever run sent
+	// them; a new mkdir of the path clears its entry. At most maxRefused.
+	refused map[string]error
 }
+
+// maxRefused bounds deferred.refused; past it the oldest knowledge goes.
+const maxRefused = 1024
 
 // deferredBatch is deferred changes on their way to the VM in one run.
 type deferredBatch struct {
@@ -180,26 +187,63 @@ func (f *FS) flushDeferred(ctx context.Context) error {
 	return err
 }
 
-// syncDeferred is flushDeferred that also returns the VM's refusal of a
-// change it sent itself whose path is dir, above dir or directly in dir
-// (dir "" asks for none): what an fsync of dir reports.
+// syncDeferred is flushDeferred that also returns what an fsync of dir
+// reports (dir "" asks for nothing): the VM's refusal of a deferred mkdir
+// of dir or of a directory above it, whichever run sent it, or of a
+// change of dir or of an entry in it that this call sent.
 func (f *FS) syncDeferred(ctx context.Context, dir string) (refused, err error) {
 	ops, earlier, sent := f.takeDeferred()
 	defer sent()
 	if len(ops) == 0 {
-		return nil, waitDeferred(ctx, earlier)
+		err = waitDeferred(ctx, earlier)
+	} else {
+		_ = waitDeferred(context.Background(), earlier)
+		var res []transport.MetaResult
+		if res, err = f.runDeferred(ctx, ops); err == nil && dir != "" {
+			for i, op := range ops {
+				if e := res[i].Err; e != nil && (op.Path == dir || parentOf(op.Path) == dir) {
+					return e, nil
+				}
+			}
+		}
 	}
-	_ = waitDeferred(context.Background(), earlier)
-	res, err := f.runDeferred(ctx, ops)
 	if err != nil || dir == "" {
 		return nil, err
 	}
-	for i, op := range ops {
-		if e := res[i].Err; e != nil && (op.Path == dir || isBelow(dir, op.Path) || parentOf(op.Path) == dir) {
-			return e, nil
+	return f.refusedAt(dir), nil
+}
+
+// noteRefused records that the VM refused the deferred mkdir of path.
+func (f *FS) noteRefused(path string, err error) {
+	d := &f.deferred
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.refused == nil || len(d.refused) >= maxRefused {
+		d.refused = make(map[string]error)
+	}
+	d.refused[path] = err
+}
+
+// clearRefused forgets a refusal of path: it is being made again.
+func (f *FS) clearRefused(path string) {
+	d := &f.deferred
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.refused, path)
+}
+
+// refusedAt returns the recorded refusal of a mkdir of dir or of a
+// directory above it, if any.
+func (f *FS) refusedAt(dir string) error {
+	d := &f.deferred
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for p := dir; p != "" && p != "/"; p = parentOf(p) {
+		if e, ok := d.refused[p]; ok {
+			return e
 		}
 	}
-	return nil, nil
+	return nil
 }
 
 // runWith sends the deferred changes pending ahead of op in one run, and
@@ -300,6 +344,7 @@ func (f *FS) settleDeferred(pending []transport.MetaOp, res []transport.MetaResu
 			} else {
 				f.logf("mkdir %q: %v", p.Path, e)
 			}
+			f.noteRefused(p.Path, e)
 			f.meta.forget(p.Path)
 			f.meta.dropSubtree(p.Path)
 			f.forgetEntry(p.Path)

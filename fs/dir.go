@@ -116,6 +116,7 @@ func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 		return nil, e
 	}
 	p := d.childPath(name)
+	d.fsys.clearRefused(p)
 	if ch := d.mkdirLocal(ctx, name, p, mode&07777, out); ch != nil {
 		return ch, 0
 	}
