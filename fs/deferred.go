@@ -140,12 +140,12 @@ func waitDeferred(ctx context.Context, batches []*deferredBatch) error {
 	return nil
 }
 
-// hasDeferredTimes reports whether a deferred change must reach the VM
+// mustPrecedeUpload reports whether a deferred change must reach the VM
 // before an upload of path: a time change of path (the upload would
 // otherwise set an mtime the change then overwrites), or the making of a
 // directory above path (the upload needs it). Changes already on their way
 // count too; flushDeferred waits for them.
-func (f *FS) hasDeferredTimes(path string) bool {
+func (f *FS) mustPrecedeUpload(path string) bool {
 	d := &f.deferred
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -160,9 +160,10 @@ func (f *fileNode) upload(ctx context.Context) error {
 		}
 		return nil
 	}
-	if f.fsys.hasDeferredTimes(p) {
-		// The times were set before these writes: apply them first, or
-		// they would overwrite the upload's mtime.
+	if f.fsys.mustPrecedeUpload(p) {
+		// Times set before these writes would overwrite the upload's
+		// mtime if applied after it, and a directory above the file may
+		// not be made on the VM yet: send them first.
 		if err := f.fsys.flushDeferred(ctx); err != nil {
 			return err
 		}
