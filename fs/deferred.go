@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"iter"
 	"slices"
 	"strings"
 	"sync"
@@ -73,6 +74,25 @@ func (f *FS) deferLazy(op transport.MetaOp) {
 	d.ops = append(d.ops, op)
 }
 
+// allOps yields the deferred changes on their way and then those queued,
+// oldest first. d.mu must be held.
+func (d *deferred) allOps() iter.Seq[transport.MetaOp] {
+	return func(yield func(transport.MetaOp) bool) {
+		for _, b := range d.sending {
+			for _, op := range b.ops {
+				if !yield(op) {
+					return
+				}
+			}
+		}
+		for _, op := range d.ops {
+			if !yield(op) {
+				return
+			}
+		}
+	}
+}
+
 // deferredMkdirs returns the directories made by deferred mkdirs that are
 // queued or on their way.
 func (f *FS) deferredMkdirs() []string {
@@ -80,17 +100,11 @@ func (f *FS) deferredMkdirs() []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var out []string
-	add := func(ops []transport.MetaOp) {
-		for _, op := range ops {
-			if op.Kind == helper.OpMkdir {
-				out = append(out, op.Path)
-			}
+	for op := range d.allOps() {
+		if op.Kind == helper.OpMkdir {
+			out = append(out, op.Path)
 		}
 	}
-	for _, b := range d.sending {
-		add(b.ops)
-	}
-	add(d.ops)
 	return out
 }
 
@@ -125,12 +139,15 @@ func (f *FS) takeDeferred() (ops []transport.MetaOp, earlier []*deferredBatch, s
 	}
 }
 
-// waitDeferred waits until the runs of batches have answered. A caller
-// that took deferred changes itself must send them whatever happens and
-// passes a context that does not end early; the runs waited for are
-// bounded by the operation timeout.
-func waitDeferred(ctx context.Context, batches []*deferredBatch) error {
-	for _, b := range batches {
+// waitDeferred waits until the runs of the earlier batches have answered.
+// A caller that took deferred changes itself (took is not empty) must
+// send them whatever happens, so it waits even when ctx ends; the runs
+// waited for are bounded by the operation timeout.
+func waitDeferred(ctx context.Context, took []transport.MetaOp, earlier []*deferredBatch) error {
+	if len(took) > 0 {
+		ctx = context.WithoutCancel(ctx)
+	}
+	for _, b := range earlier {
 		select {
 		case <-b.done:
 		case <-ctx.Done():
@@ -149,21 +166,8 @@ func (f *FS) mustPrecedeUpload(path string) bool {
 	d := &f.deferred
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	needed := func(ops []transport.MetaOp) bool {
-		for _, op := range ops {
-			switch {
-			case op.Kind == helper.OpUtimens && op.Path == path,
-				op.Kind == helper.OpMkdir && isBelow(path, op.Path):
-				return true
-			}
-		}
-		return false
-	}
-	if needed(d.ops) {
-		return true
-	}
-	for _, b := range d.sending {
-		if needed(b.ops) {
+	for op := range d.allOps() {
+		if op.Kind == helper.OpUtimens && op.Path == path || op.Kind == helper.OpMkdir && isBelow(path, op.Path) {
 			return true
 		}
 	}
@@ -194,23 +198,21 @@ func (f *FS) flushDeferred(ctx context.Context) error {
 func (f *FS) syncDeferred(ctx context.Context, dir string) (refused, err error) {
 	ops, earlier, sent := f.takeDeferred()
 	defer sent()
-	if len(ops) == 0 {
-		err = waitDeferred(ctx, earlier)
-	} else {
-		_ = waitDeferred(context.Background(), earlier)
-		var res []transport.MetaResult
-		if res, err = f.runDeferred(ctx, ops); err == nil && dir != "" {
-			for i, op := range ops {
-				if e := res[i].Err; e != nil && (op.Path == dir || parentOf(op.Path) == dir) {
-					return e, nil
-				}
+	if err := waitDeferred(ctx, ops, earlier); err != nil {
+		return nil, err
+	}
+	if len(ops) > 0 {
+		res, err := f.runDeferred(ctx, ops)
+		if err != nil {
+			return nil, err
+		}
+		for i, op := range ops {
+			if e := res[i].Err; e != nil && (op.Path == dir || parentOf(op.Path) == dir) {
+				return e, nil
 			}
 		}
 	}
-	if err != nil || dir == "" {
-		return nil, err
-	}
-	return f.refusedAt(dir), nil
+	return f.refusedAt(dir), nil // nil for dir ""
 }
 
 // noteRefused records that the VM refused the deferred mkdir of path.
@@ -294,7 +296,7 @@ func (f *FS) runDeferred(ctx context.Context, pending []transport.MetaOp, more .
 	res, err := f.client.Meta(ctx, ops...)
 	if err != nil {
 		f.settleDeferred(pending, nil, err)
-		return res, err
+		return nil, err
 	}
 	n, m := len(pending), len(pending)+len(stats)
 	f.settleDeferred(pending, res[:n], nil)

@@ -95,19 +95,11 @@ func (f *FS) metaOp(ctx context.Context, op transport.MetaOp) (transport.MetaRes
 	}
 	pending, earlier, sent := f.takeDeferred()
 	defer sent()
-	refresh := f.refreshFor(op)
-	if len(pending) > 0 || refresh != nil {
-		wait := ctx
-		if len(pending) > 0 {
-			wait = context.Background() // taken: they must go
-		}
-		if err := waitDeferred(wait, earlier); err != nil {
-			return transport.MetaResult{}, err
-		}
-		return f.runWith(ctx, pending, op, refresh)
-	}
-	if err := waitDeferred(ctx, earlier); err != nil {
+	if err := waitDeferred(ctx, pending, earlier); err != nil {
 		return transport.MetaResult{}, err
+	}
+	if refresh := f.refreshFor(op); len(pending) > 0 || refresh != nil {
+		return f.runWith(ctx, pending, op, refresh)
 	}
 	if !readOnly(op.Kind) {
 		ctx = context.WithoutCancel(ctx)

@@ -37,8 +37,8 @@ func newMetaCache(o Options) *metaCache {
 }
 
 // dirNames is a cached listing: the complete set of names of a directory
-// (immutable once stored) and when it was stored, which is when its TTL
-// started.
+// (immutable once stored) and when it was stored or last edited, which is
+// when its TTL started (each store restarts it).
 type dirNames struct {
 	names map[string]bool
 	at    time.Time
