@@ -197,10 +197,21 @@ func (e *env) sh(script string) string {
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
+	eventuallyWhy(t, within, what, func() (bool, string) { return cond(), "" })
+}
+
+// eventuallyWhy is eventually for a condition that says why it does not
+// hold yet; the last reason goes into the failure.
+func eventuallyWhy(t *testing.T, within time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
 	deadline := time.Now().Add(within)
-	for !cond() {
+	for {
+		ok, why := cond()
+		if ok {
+			return
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: not true within %v", what, within)
+			t.Fatalf("%s: not true within %v\n%s", what, within, why)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -109,17 +109,10 @@ func TestRsyncInAndNoOpSecondRun(t *testing.T) {
 	e.sh(fmt.Sprintf("rsync -a %s/ %s/tree/", src, e.mnt))
 	// Bytes, modes and mtimes on the VM side equal the source (the
 	// last attribute changes reach the VM within moments).
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	eventuallyWhy(t, 5*time.Second, "VM copy equal to the source", func() (bool, string) {
 		out, err := exec.Command("rsync", "-a", "--dry-run", "--itemize-changes", "--checksum", src+"/", e.vm("tree")+"/").CombinedOutput()
-		if err == nil && strings.TrimSpace(string(out)) == "" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("VM copy differs from the source after 5s: %v\n%s", err, out)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return err == nil && strings.TrimSpace(string(out)) == "", fmt.Sprintf("%v\n%s", err, out)
+	})
 	// A second rsync through the mount transfers nothing.
 	before := e.requests("sync.write")
 	out2 := e.sh(fmt.Sprintf("rsync -a --itemize-changes %s/ %s/tree/", src, e.mnt))
