@@ -313,7 +313,7 @@ func TestRunOperations(t *testing.T) {
 			answer: answer{status: 409, body: flatErr("idempotency_conflict")},
 			want:   []string{"/error/code: value is not one of the allowed values"}},
 		{name: "404 session", lineages: onlyA,
-			call: call{method: "POST", path: p, body: `{"command":"true","session_id":"gone"}`},
+			call:   call{method: "POST", path: p, body: `{"command":"true","session_id":"gone"}`},
 			answer: answer{status: 404, body: typedErr("not_found", "createRun", `{"resource":"session"}`)}},
 		{name: "list", lineages: bothLineages,
 			call:   call{method: "GET", path: p + "?state=running&limit=10&cursor=c1"},
