@@ -81,22 +81,26 @@ func under(where, reason string, err error) []string {
 	return out
 }
 
-// schemaProblems describes a schema error at the JSON pointer base. For a
-// failed oneOf it gives the reasons of the nearest alternative (the one
-// with the fewest problems), or of the only one a discriminator or the
-// lineage left.
+// schemaProblems describes a schema error at the JSON pointer base. A
+// failed allOf gives the reasons of its failed members. A failed oneOf
+// gives the reasons of the nearest alternative (the one with the fewest
+// problems), or of the only one a discriminator or the lineage left.
 func schemaProblems(base string, e *openapi3.SchemaError) []string {
 	at := base + pointer(e.JSONPointer())
+	if e.SchemaField == "allOf" {
+		var out []string
+		for _, c := range causes(e) {
+			out = append(out, nested(at, c)...)
+		}
+		if len(out) > 0 {
+			return out
+		}
+	}
 	if e.SchemaField == "oneOf" {
-		if causes := oneOfCauses(e); len(causes) > 0 {
+		if causes := causes(e); len(causes) > 0 {
 			best, bestAt := []string(nil), -1
 			for i, c := range causes {
-				var ps []string
-				if se, ok := c.(*openapi3.SchemaError); ok {
-					ps = schemaProblems(at, se)
-				} else {
-					ps = describe(c)
-				}
+				ps := nested(at, c)
 				if bestAt < 0 || len(ps) < len(best) {
 					best, bestAt = ps, i
 				}
@@ -136,8 +140,16 @@ func refName(ref string) string {
 	return ref[strings.LastIndex(ref, "/")+1:]
 }
 
-// oneOfCauses returns the errors of the alternatives of a failed oneOf.
-func oneOfCauses(e *openapi3.SchemaError) []error {
+// nested describes the error of a member of a combinator at base.
+func nested(base string, err error) []string {
+	if se, ok := err.(*openapi3.SchemaError); ok {
+		return schemaProblems(base, se)
+	}
+	return describe(err)
+}
+
+// causes returns the errors of the members of a failed oneOf or allOf.
+func causes(e *openapi3.SchemaError) []error {
 	var me openapi3.MultiError
 	for err := e.Origin; err != nil; err = errors.Unwrap(err) {
 		if m, ok := err.(openapi3.MultiError); ok {
