@@ -17,7 +17,10 @@ type RunRequest struct {
 	DiskMiB          *int64  `json:"disk_mib,omitempty"`
 	MemoryBackend    *string `json:"memory_backend,omitempty"` // file | uffd
 	Signal           *string `json:"signal,omitempty"`         // SIGINT | SIGTERM | SIGKILL | SIGHUP
-	Policies         []any   `json:"policies,omitempty"`
+	// Policies is a whole network policy, a PolicyWriteRequest object
+	// ({"policies": [rules…], "secrets": {…}}), applied before the run and
+	// kept afterwards. arkerfs sends none.
+	Policies map[string]any `json:"policies,omitempty"`
 }
 
 // Run states. Only completed, failed and cancelled are terminal; an
