@@ -144,3 +144,18 @@ type ListSessionsResponse struct {
 type DeletedResponse struct {
 	Deleted bool `json:"deleted"`
 }
+
+// PatchSessionRequest is PATCH …/sessions/{sid} (body optional): a PTY
+// resize (Cols and Rows together, 1–1000) and the PTY idle limit, from the
+// next attach.
+type PatchSessionRequest struct {
+	Cols        *int   `json:"cols,omitempty"`
+	Rows        *int   `json:"rows,omitempty"`
+	TimeoutSecs *int64 `json:"timeout_secs,omitempty"`
+}
+
+// PatchSessionResponse answers PATCH …/sessions/{sid}.
+type PatchSessionResponse struct {
+	OK        bool   `json:"ok"`
+	SessionID string `json:"session_id"`
+}

@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/arker-ai/arkerfs/transport/emulator"
+	"github.com/arker-ai/arkerfs/emulator"
 )
 
 const serveUsage = `usage: arkerfs serve --home DIR [flags]

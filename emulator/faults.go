@@ -2,12 +2,11 @@ package emulator
 
 import (
 	"fmt"
-	"net/http"
-	"strings"
+	"slices"
 	"sync"
 	"time"
 
-	"github.com/arker-ai/arkerfs/transport/wire"
+	"github.com/arker-ai/arkerfs/wire"
 )
 
 // FaultKind names what an injected fault does to a request.
@@ -15,7 +14,9 @@ type FaultKind string
 
 // Fault kinds.
 const (
-	// FaultStatus answers Status with the error body {code: Code}.
+	// FaultStatus answers an error envelope of the lineage with Code
+	// (default "unavailable") and Status (default: the code's status),
+	// without processing the request.
 	FaultStatus FaultKind = "status"
 	// FaultDrop closes the connection without answering, before the
 	// request is processed.
@@ -26,8 +27,8 @@ const (
 	// FaultTruncate sends the headers (with the full Content-Length) and
 	// about half the body, then closes the connection.
 	FaultTruncate FaultKind = "truncate"
-	// FaultExpire makes a blob endpoint treat its presigned token as
-	// expired (403 forbidden). It matches blob requests only.
+	// FaultExpire makes a presigned GET treat its URL as expired (403).
+	// It matches presigned.get only.
 	FaultExpire FaultKind = "expire"
 	// FaultDelay sleeps Delay before handling the request; a client that
 	// gives up meanwhile cancels it.
@@ -40,11 +41,19 @@ const (
 type Fault struct {
 	Endpoint string        // endpoint name as in Stats; "" = any
 	Kind     FaultKind     // what happens
-	Status   int           // FaultStatus: HTTP status (default 503)
-	Code     string        // FaultStatus: wire code (default "unavailable")
+	Status   int           // FaultStatus: HTTP status (default: the code's)
+	Code     string        // FaultStatus: error code (default "unavailable")
 	Times    int           // matching requests it hits; 0 means 1; -1 = until ClearFaults
 	After    int           // matching requests let through before it starts hitting
 	Delay    time.Duration // FaultDelay: how long
+	// FaultStatus: a retry hint in seconds (retry_after_seconds in
+	// lineage A, retry_after in B, and the Retry-After header).
+	RetryAfter *int64
+	// FaultStatus, lineage B: the body's retryable flag.
+	Retryable *bool
+	// FaultStatus, lineage A: recovery.work (not_started, stopped,
+	// continuing, unknown); "" = no recovery object.
+	Work string
 }
 
 func (f Fault) validate() error {
@@ -53,23 +62,33 @@ func (f Fault) validate() error {
 	default:
 		return fmt.Errorf("unknown fault kind %q", f.Kind)
 	}
-	switch f.Endpoint {
-	case "", EndpointVM, EndpointSyncRead, EndpointSyncWrite, EndpointRun, EndpointBlobGet, EndpointBlobPut:
-	default:
+	if f.Endpoint != "" && !slices.Contains(endpoints, f.Endpoint) {
 		return fmt.Errorf("unknown endpoint %q", f.Endpoint)
 	}
-	if f.Times < -1 || f.After < 0 || f.Delay < 0 {
-		return fmt.Errorf("fault has a negative count or delay")
+	if f.Times < -1 || f.After < 0 || f.Delay < 0 || (f.RetryAfter != nil && *f.RetryAfter < 0) {
+		return fmt.Errorf("fault has a negative count, delay or retry hint")
 	}
 	if f.Kind == FaultStatus && f.Status != 0 && (f.Status < 100 || f.Status > 599) {
 		return fmt.Errorf("fault status %d is not an HTTP status", f.Status)
 	}
+	switch f.Work {
+	case "", wire.WorkNotStarted, wire.WorkStopped, wire.WorkContinuing, wire.WorkUnknown:
+	default:
+		return fmt.Errorf("unknown recovery work %q", f.Work)
+	}
 	return nil
+}
+
+// apiError is the refusal a FaultStatus answers.
+func (f Fault) apiError() *apiError {
+	e := newError(f.Code, "injected fault")
+	e.status, e.retryAfter, e.retryable, e.work = f.Status, f.RetryAfter, f.Retryable, f.Work
+	return e
 }
 
 // matches reports whether the fault concerns endpoint at all.
 func (f Fault) matches(endpoint string) bool {
-	if f.Kind == FaultExpire && !strings.HasPrefix(endpoint, "blob.") {
+	if f.Kind == FaultExpire && endpoint != EndpointPresignedGet {
 		return false
 	}
 	return f.Endpoint == "" || f.Endpoint == endpoint
@@ -92,13 +111,8 @@ func (fs *faultSet) add(f Fault) {
 	if f.Times == 0 {
 		f.Times = 1
 	}
-	if f.Kind == FaultStatus {
-		if f.Status == 0 {
-			f.Status = http.StatusServiceUnavailable
-		}
-		if f.Code == "" {
-			f.Code = wire.CodeUnavailable
-		}
+	if f.Kind == FaultStatus && f.Code == "" {
+		f.Code = wire.CodeUnavailable
 	}
 	fs.mu.Lock()
 	fs.faults = append(fs.faults, &activeFault{Fault: f})

@@ -10,14 +10,12 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/arker-ai/arkerfs/transport/wire"
 )
 
 // nsThread is an OS thread of this process that lives in a private mount
-// namespace where Home is bind-mounted on /home/user. Commands started
-// from it inherit that namespace, so a run costs one fork and exec, with
-// no setup process. Making it needs CAP_SYS_ADMIN (root).
+// namespace where every mapping is bind-mounted at its VM path. Commands
+// started from it inherit that namespace, so a run costs one fork and
+// exec, with no setup process. Making it needs CAP_SYS_ADMIN (root).
 //
 // The thread is locked to its goroutine and never unlocked: when the
 // goroutine returns, the Go runtime ends the thread instead of reusing a
@@ -37,21 +35,22 @@ type spawnReq struct {
 
 var errNSThreadStopped = errors.New("namespace thread stopped")
 
-// startNSThread makes the thread and its namespace.
-func startNSThread(home string) (*nsThread, error) {
+// startNSThread makes the thread and its namespace: hosts are the
+// mappings' directories, steps the plan that shows them.
+func startNSThread(hosts []string, steps []mountStep) (*nsThread, error) {
 	t := &nsThread{spawn: make(chan spawnReq), stop: make(chan struct{}), done: make(chan struct{})}
 	ready := make(chan error, 1)
-	go t.loop(home, ready)
+	go t.loop(hosts, steps, ready)
 	if err := <-ready; err != nil {
 		return nil, err
 	}
 	return t, nil
 }
 
-func (t *nsThread) loop(home string, ready chan<- error) {
+func (t *nsThread) loop(hosts []string, steps []mountStep, ready chan<- error) {
 	defer close(t.done)
 	runtime.LockOSThread() // never unlocked: see nsThread
-	if err := enterPrivateHome(home); err != nil {
+	if err := enterPrivateMounts(hosts, steps); err != nil {
 		ready <- err
 		return
 	}
@@ -83,12 +82,10 @@ func (t *nsThread) close() {
 	<-t.done
 }
 
-// enterPrivateHome moves the calling thread into a new mount namespace
-// whose mounts do not propagate back, and mounts home on /home/user in it.
-// When the host has no /home/user, a tmpfs on /home provides the mount
-// point; home is held open first, so that it is still reachable when it
-// lives under the /home that the tmpfs hides.
-func enterPrivateHome(home string) error {
+// enterPrivateMounts moves the calling thread into a new mount namespace
+// whose mounts do not propagate back, and carries out steps in it. Every
+// host directory is opened first, so that a mount cannot hide it.
+func enterPrivateMounts(hosts []string, steps []mountStep) error {
 	if err := unix.Unshare(unix.CLONE_FS | unix.CLONE_NEWNS); err != nil {
 		return fmt.Errorf("unshare(CLONE_NEWNS): %w", err)
 	}
@@ -96,28 +93,33 @@ func enterPrivateHome(home string) error {
 		return fmt.Errorf("making mounts private: %w", err)
 	}
 	detachFUSEMounts()
-	fd, err := unix.Open(home, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("opening home: %w", err)
-	}
-	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Stat(wire.HomeDir, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		if err := unix.Mount("arkerfs-home", "/home", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755,size=1m"); err != nil {
-			return fmt.Errorf("mounting a tmpfs on /home: %w", err)
+	fds := make([]int, len(hosts))
+	for i, h := range hosts {
+		fd, err := unix.Open(h, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("opening %s: %w", h, err)
 		}
-		if err := unix.Mkdir(wire.HomeDir, 0o755); err != nil {
-			return fmt.Errorf("making %s: %w", wire.HomeDir, err)
+		defer unix.Close(fd)
+		fds[i] = fd
+	}
+	for _, st := range steps {
+		switch st.kind {
+		case mountTmpfs:
+			if err := unix.Mount("arker-emulator", st.path, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755,size=1m"); err != nil {
+				return fmt.Errorf("mounting a tmpfs on %s: %w", st.path, err)
+			}
+		case mountMkdir:
+			if err := unix.Mkdir(st.path, 0o755); err != nil {
+				return fmt.Errorf("making %s: %w", st.path, err)
+			}
+		case mountBind:
+			src := fmt.Sprintf("/proc/self/fd/%d", fds[st.src])
+			if err := unix.Mount(src, st.path, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+				return fmt.Errorf("bind-mounting %s on %s: %w", hosts[st.src], st.path, err)
+			}
 		}
 	}
-	src := fmt.Sprintf("/proc/self/fd/%d", fd)
-	if err := unix.Mount(src, wire.HomeDir, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("bind-mounting home on %s: %w", wire.HomeDir, err)
-	}
-	if err := unix.Chdir(wire.HomeDir); err != nil {
-		return fmt.Errorf("entering %s: %w", wire.HomeDir, err)
-	}
-	return nil
+	return unix.Chdir("/")
 }
 
 // detachFUSEMounts drops, inside the new namespace, the copies of FUSE

@@ -6,18 +6,32 @@ import (
 	"sync/atomic"
 )
 
-// Endpoint names, as Stats and Fault name them.
+// Endpoint names, as Stats and Fault name them. A sync request is named by
+// its op; one whose body is too large counts as sync.write, one with no
+// valid op as sync.read.
 const (
-	EndpointVM        = "vm"
-	EndpointSyncRead  = "sync.read"
-	EndpointSyncWrite = "sync.write"
-	EndpointRun       = "run"
-	EndpointBlobGet   = "blob.get"
-	EndpointBlobPut   = "blob.put"
+	EndpointHealth       = "health"        // GET /v1/health
+	EndpointWhoami       = "whoami"        // GET /v1/whoami
+	EndpointVM           = "vm"            // GET /v1/vms/{id}
+	EndpointSyncRead     = "sync.read"     // POST …/sync op read
+	EndpointSyncWrite    = "sync.write"    // POST …/sync op write
+	EndpointSyncManifest = "sync.manifest" // POST …/sync op manifest
+	EndpointSyncStream   = "sync.stream"   // POST …/sync-stream (lineage B)
+	EndpointRunsCreate   = "runs.create"   // POST …/runs
+	EndpointRunsGet      = "runs.get"      // GET …/runs and …/runs/{run_id}
+	EndpointRunsCancel   = "runs.cancel"   // DELETE …/runs/{run_id}
+	EndpointSessions     = "sessions"      // every …/sessions operation
+	EndpointPresignedGet = "presigned.get" // GET of a presigned URL
 )
 
+// endpoints lists every endpoint name.
+var endpoints = []string{EndpointHealth, EndpointWhoami, EndpointVM, EndpointSyncRead, EndpointSyncWrite,
+	EndpointSyncManifest, EndpointSyncStream, EndpointRunsCreate, EndpointRunsGet, EndpointRunsCancel,
+	EndpointSessions, EndpointPresignedGet}
+
 // Stats counts what the server was asked since it started or since the
-// last ResetStats. Admin endpoints are not counted.
+// last ResetStats. Admin endpoints and requests that match no operation
+// are not counted.
 type Stats struct {
 	Requests map[string]int64 `json:"requests"`  // by endpoint name
 	BytesIn  int64            `json:"bytes_in"`  // request body bytes read
