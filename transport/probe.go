@@ -47,7 +47,7 @@ type Capabilities struct {
 //     read of a relative path: typed envelope with request_id → A, flat
 //     envelope → B);
 //   - /sync-stream, from a POST without its required query (400: the
-//     route exists; 404: it does not);
+//     route exists; 404, or 422 unsupported_operation: it does not);
 //   - sessions, from a run of ":" in the client's own session pool;
 //   - Range on presigned GETs, from a one-byte ranged GET of presignedPath
 //     when it is given and answered with a presigned URL.
@@ -116,7 +116,7 @@ func (c *Client) probeStream(ctx context.Context) (bool, error) {
 	switch {
 	case err != nil:
 		return false, err
-	case status == http.StatusNotFound:
+	case status == http.StatusNotFound || status == http.StatusUnprocessableEntity:
 		c.noStream.Store(true)
 		return false, nil
 	case status == http.StatusBadRequest:

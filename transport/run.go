@@ -16,12 +16,14 @@ type RunOptions struct {
 	// seconds rounded up (default 60s). The VM kills the command and
 	// everything it started when it passes.
 	Timeout time.Duration
-	// IdempotencyKey is sent as the Idempotency-Key header; empty means a
-	// fresh "arkerfs-<ULID>" for this call. Every attempt of one call sends
-	// the same key and the same body, so the server runs the command at
-	// most once. A caller that repeats a call whose outcome it does not
-	// know may pass the same key again: the server then answers the first
-	// run's result (or 409 CodeConflict when the body differs).
+	// IdempotencyKey is sent as the Idempotency-Key header (1 to 64
+	// printable ASCII characters); empty means a fresh "arkerfs-<ULID>"
+	// for this call. Every attempt of one call sends the same key and the
+	// same body, so the server runs the command at most once. A caller
+	// that repeats a call whose outcome it does not know may pass the same
+	// key again (to the same Client): the run goes to the same session,
+	// and the server answers the first run's result; the same key with
+	// another command is CodeConflict.
 	IdempotencyKey string
 }
 
@@ -66,10 +68,11 @@ func (c *Client) Run(ctx context.Context, command string, opt RunOptions) (*RunR
 	if opt.Timeout <= 0 {
 		opt.Timeout = defaultRunTimeout
 	}
+	callerKey := opt.IdempotencyKey
 	if opt.IdempotencyKey == "" {
 		opt.IdempotencyKey = newKey()
 	}
-	idx, err := c.sessions.acquire(ctx)
+	idx, err := c.sessions.acquire(ctx, callerKey)
 	if err != nil {
 		return nil, err
 	}
@@ -187,9 +190,9 @@ func (c *Client) runResult(ctx context.Context, runID, sessionID, state string, 
 	}
 	if exit != nil && *exit < 0 && r.State == wire.RunCompleted {
 		r.State = wire.RunFailed // killed, or its compute was lost
-		if r.FailReason == "" && runID != "" {
-			r.FailReason = c.failReasonOf(ctx, runID)
-		}
+	}
+	if r.State == wire.RunFailed && r.FailReason == "" && runID != "" {
+		r.FailReason = c.failReasonOf(ctx, runID)
 	}
 	switch {
 	case r.State == wire.RunCompleted && exit != nil:

@@ -13,7 +13,8 @@ import (
 
 // Raw uploads (POST /sync-stream?path&size[&sha256][&extract], lineage B):
 // the body is the file's bytes, exactly size of them. Servers without the
-// route answer 404: the client remembers it and never asks again. A 413
+// route answer 404 (or unsupported_operation where the route exists but
+// the feature does not): the client remembers it and never asks again. A 413
 // is remembered too, as the smallest size refused. The request carries no
 // idempotency key, so it is not retried; a failure without an answer is
 // an unknown outcome.
@@ -54,7 +55,13 @@ func fallBack(err error) bool {
 	if e.Code == CodeUnknownOutcome {
 		return !errors.Is(e.Err, errCallerDeadline)
 	}
-	return e.answered && (e.Status == http.StatusNotFound || e.Status == http.StatusRequestEntityTooLarge || transientAnswer(e))
+	return e.answered && (routeAbsent(e) || e.Status == http.StatusRequestEntityTooLarge || transientAnswer(e))
+}
+
+// routeAbsent reports whether an answer to /sync-stream says the server
+// does not offer it: 404, or unsupported_operation.
+func routeAbsent(e *Error) bool {
+	return e.Status == http.StatusNotFound || e.Code == CodeUnsupportedOperation
 }
 
 // stream is one /sync-stream exchange: size bytes of src to vmPath (a
@@ -80,12 +87,12 @@ func (c *Client) stream(ctx context.Context, op, vmPath string, src io.ReaderAt,
 	})
 	var e *Error
 	if errors.As(err, &e) && e.answered {
-		switch e.Status {
-		case http.StatusNotFound:
+		switch {
+		case routeAbsent(e):
 			if !c.noStream.Swap(true) {
-				c.debugf("POST %s answered 404: the server has no raw uploads", wire.SuffixSyncStream)
+				c.debugf("POST %s answered %d %s: the server has no raw uploads", wire.SuffixSyncStream, e.Status, e.Wire)
 			}
-		case http.StatusRequestEntityTooLarge:
+		case e.Status == http.StatusRequestEntityTooLarge:
 			for m := c.streamMax.Load(); m == 0 || size < m; m = c.streamMax.Load() {
 				if c.streamMax.CompareAndSwap(m, size) {
 					break

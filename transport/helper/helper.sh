@@ -237,14 +237,17 @@ op_link() {
 
 # op_install DST TMP MODE: put the regular file TMP in DST's place with
 # one rename(2) (atomic for readers of DST), after giving it MODE; MODE -
-# keeps DST's mode when DST is a regular file, else 0644. TMP is removed
-# when the install fails.
+# keeps DST's mode when DST is a regular file, else 0644. Missing parent
+# directories of DST are made (0755), as a sync write makes them. TMP is
+# removed when the install fails.
 op_install() {
 	if [ ! -f "$2" ] || [ -L "$2" ]; then
 		if _exists "$2"; then _err EINVAL "the uploaded file is not a regular file"; else _why "$2" "the uploaded file is missing" EIO; fi
 		return
 	fi
 	if _isdir "$1"; then rm -f -- "$2"; _err EISDIR "is a directory"; return; fi
+	_d=${1%/*}
+	if [ -n "$_d" ] && [ ! -d "$_d" ]; then (umask 022 && mkdir -p -- "$_d") >/dev/null 2>&1; fi
 	_mo=$3
 	if [ "$_mo" = - ]; then
 		_mo=
