@@ -285,19 +285,6 @@ func (e *emu) checkSessions(t *testing.T, c *transport.Client) {
 	}
 }
 
-// waitFor polls cond until it holds, failing t after 10 s. It stands for
-// watching a server's counters, not for synchronising with our own code.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // sizeName names a size in test names.
 func sizeName(n int) string {
 	switch {
