@@ -25,9 +25,9 @@ type exchange struct {
 	body      []byte            // request body, nil for none; bytes, so that a retry resends the same
 	bodyAt    io.ReaderAt       // or a body read from here, bodySize bytes from offset 0 (re-readable too)
 	bodySize  int64
-	json      bool              // body is JSON (else, with bodyAt, application/octet-stream)
-	wait      time.Duration     // longest wait for the answer once the body is sent; 0 = RequestTimeout
-	limit     time.Duration     // bound on the whole exchange; 0 = none beyond the watchdog
+	json      bool          // body is JSON (else, with bodyAt, application/octet-stream)
+	wait      time.Duration // longest wait for the answer once the body is sent; 0 = RequestTimeout
+	limit     time.Duration // bound on the whole exchange; 0 = none beyond the watchdog
 }
 
 // shownURL is the URL as errors and logs may show it: a presigned URL's

@@ -86,7 +86,7 @@ func untarTimeout(size int64) time.Duration {
 	return time.Minute + time.Duration(size/(8<<20))*time.Second
 }
 
-// shellQuote is s as one single-quoted POSIX shell word (' becomes '\'').
+// shellQuote is s as one single-quoted POSIX shell word (' becomes '\”).
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
