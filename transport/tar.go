@@ -86,7 +86,8 @@ func untarTimeout(size int64) time.Duration {
 	return time.Minute + time.Duration(size/(8<<20))*time.Second
 }
 
-// shellQuote is s as one single-quoted POSIX shell word (' becomes '\”).
+// shellQuote is s as one single-quoted POSIX shell word: each single
+// quote in s ends the quoted string, is escaped, and starts a new one.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
