@@ -42,9 +42,6 @@ type Config struct {
 	// sessions, and Sessions its size (defaults DefaultSessionBase and
 	// DefaultSessions). Index 0, the VM's default session, is never used.
 	SessionBase, Sessions int
-	// MaxParallel is the number of presigned range GETs of one object in
-	// flight at once, for callers that read ahead (default 8).
-	MaxParallel int
 	// SpillDir holds the temporary files of objects fetched whole
 	// (default os.TempDir()).
 	SpillDir string
@@ -78,7 +75,6 @@ const (
 	DefaultPollMax          = 3 * time.Second
 	DefaultSessionBase      = 7300
 	DefaultSessions         = 4
-	DefaultMaxParallel      = 8
 )
 
 // Environment variables ConfigFromEnv reads.
@@ -134,9 +130,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Sessions <= 0 {
 		c.Sessions = DefaultSessions
-	}
-	if c.MaxParallel <= 0 {
-		c.MaxParallel = DefaultMaxParallel
 	}
 	if c.SpillDir == "" {
 		c.SpillDir = os.TempDir()
