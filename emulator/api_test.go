@@ -69,6 +69,8 @@ func TestSyncStreamRouteByLineage(t *testing.T) {
 			if req := obj["request"].(map[string]any); req["kind"] != wire.RequestUnmatched {
 				t.Errorf("sync-stream in A: %s", b)
 			}
+		} else {
+			e.wantError(status, b, 400, wire.CodeBadRequest) // present: the query is missing
 		}
 	})
 }

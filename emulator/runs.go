@@ -51,6 +51,7 @@ const (
 type runStore struct {
 	maps       *mappings
 	runLatency time.Duration
+	maxRecords int // finished runs remembered (maxRunRecords; lowered by tests)
 
 	sbMu        sync.Mutex // protects the fields below
 	sb          *sandbox   // made on first use, stopped by Close
@@ -109,7 +110,7 @@ type idemEntry struct {
 }
 
 func newRunStore(ms *mappings, runLatency time.Duration) *runStore {
-	rs := &runStore{maps: ms, runLatency: runLatency, sessions: map[string]*session{}, byIdx: map[int]*session{},
+	rs := &runStore{maps: ms, runLatency: runLatency, maxRecords: maxRunRecords, sessions: map[string]*session{}, byIdx: map[int]*session{},
 		runs: map[string]*run{}, idem: map[string]*idemEntry{}}
 	rs.mu.Lock()
 	rs.newSessionLocked(0, HomeDir, nil)
@@ -277,7 +278,7 @@ func (rs *runStore) finishLocked(r *run, state string, exit *int) {
 	rs.trimLocked()
 }
 
-// trimLocked drops the oldest finished runs beyond maxRunRecords, with
+// trimLocked drops the oldest finished runs beyond maxRecords, with
 // their idempotency keys.
 // LOCKS_REQUIRED(rs.mu)
 func (rs *runStore) trimLocked() {
@@ -287,10 +288,10 @@ func (rs *runStore) trimLocked() {
 			finished++
 		}
 	}
-	if finished <= maxRunRecords {
+	if finished <= rs.maxRecords {
 		return
 	}
-	drop := finished - maxRunRecords
+	drop := finished - rs.maxRecords
 	kept := rs.order[:0]
 	for _, r := range rs.order {
 		if drop > 0 && isClosed(r.done) {

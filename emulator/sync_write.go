@@ -129,7 +129,7 @@ func (s *Server) applyChunk(up *upload, f vmFile, e wire.SyncChunkWrite, data []
 	if up.file != nil {
 		src = io.NewSectionReader(up.file, 0, up.size)
 	}
-	if aerr := commitFile(f, src, up.size); aerr != nil {
+	if aerr := commitFile(f, src, up.size, nil); aerr != nil {
 		return aerr
 	}
 	up.written = true
@@ -152,8 +152,9 @@ func (up *upload) digest() (string, error) {
 // commitFile puts size bytes of src (nil for an empty file) at f
 // atomically for VM readers: parents are made, the bytes go to a temporary
 // file beside the target, which takes the target's mode (0644 for a new
-// file) and is renamed over it.
-func commitFile(f vmFile, src io.Reader, size int64) *apiError {
+// file) and is renamed over it. check, when set, runs once the bytes are
+// in and may still refuse them: then nothing changes.
+func commitFile(f vmFile, src io.Reader, size int64, check func() *apiError) *apiError {
 	root := f.m.root
 	if f.rel == "." {
 		return badRequest("%s is a directory", f)
@@ -194,6 +195,11 @@ func commitFile(f vmFile, src io.Reader, size int64) *apiError {
 		}
 		if n != size {
 			return badRequest("%s: got %d of %d bytes", f, n, size)
+		}
+	}
+	if check != nil {
+		if aerr := check(); aerr != nil {
+			return aerr
 		}
 	}
 	if err := out.Chmod(mode); err != nil {

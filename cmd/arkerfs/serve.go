@@ -16,13 +16,15 @@ import (
 	"time"
 
 	"github.com/arker-ai/arkerfs/emulator"
+	"github.com/arker-ai/arkerfs/wire"
 )
 
 const serveUsage = `usage: arkerfs serve --home DIR [flags]
 
 Serves DIR as the home directory (/home/user) of a local, emulated Arker VM
-over the Arker HTTP API, so that 'arkerfs mount' works with no account. The
-API key is $ARKER_API_KEY, or a fresh one that is printed. Runs until
+over the published Arker HTTP API (lineage A or B), so that 'arkerfs mount'
+works with no account. /tmp is a private directory unless --map gives one.
+The API key is $ARKER_API_KEY, or a fresh one that is printed. Runs until
 Ctrl-C or SIGTERM.
 
 Flags:
@@ -30,21 +32,59 @@ Flags:
 
 // serveFlags are the flags of arkerfs serve.
 type serveFlags struct {
-	home    string
-	listen  string
-	vm      string
-	latency time.Duration
-	seed    bool
-	verbose bool
+	home       string
+	listen     string
+	vm         string
+	latency    time.Duration
+	runLatency time.Duration
+	api        string
+	maps       mapFlag
+	noRange    bool
+	seed       bool
+	verbose    bool
 }
 
 func (f *serveFlags) register(fl *flag.FlagSet) {
 	fl.StringVar(&f.home, "home", "", "directory served as the VM's /home/user (required; created if missing)")
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:7070", "address to listen on (port 0 picks a free port)")
-	fl.StringVar(&f.vm, "vm", "local", "VM id the emulator answers to")
+	fl.StringVar(&f.vm, "vm", emulator.DefaultVMID, "VM id the emulator answers to")
 	fl.DurationVar(&f.latency, "latency", 0, "one-way delay added to every request and answer, e.g. 10ms (a 20ms round trip)")
+	fl.DurationVar(&f.runLatency, "run-latency", 0, "delay before each run's command starts (a process start on a real VM), e.g. 30ms")
+	fl.StringVar(&f.api, "api", string(wire.LineageA), "API lineage served: a (typed errors, no /sync-stream) or b (flat errors, /sync-stream)")
+	fl.Var(&f.maps, "map", "VMPATH=DIR: also serve host directory DIR at VMPATH (repeatable; /tmp=DIR replaces the private /tmp)")
+	fl.BoolVar(&f.noRange, "no-range", false, "presigned GETs ignore Range and answer the whole file")
 	fl.BoolVar(&f.seed, "seed", false, "write a few sample files into an empty home")
 	fl.BoolVar(&f.verbose, "v", false, "log every request to stderr")
+}
+
+// mapFlag collects --map VMPATH=DIR.
+type mapFlag map[string]string
+
+func (m *mapFlag) String() string {
+	var parts []string
+	for k, v := range *m {
+		parts = append(parts, k+"="+v)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (m *mapFlag) Set(s string) error {
+	vmPath, dir, ok := strings.Cut(s, "=")
+	if !ok || !strings.HasPrefix(vmPath, "/") || dir == "" {
+		return fmt.Errorf("want VMPATH=DIR with an absolute VMPATH, not %q", s)
+	}
+	if *m == nil {
+		*m = mapFlag{}
+	}
+	if _, dup := (*m)[vmPath]; dup {
+		return fmt.Errorf("%s is mapped twice", vmPath)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	(*m)[vmPath] = abs
+	return nil
 }
 
 func runServe(args []string, stdout, stderr io.Writer) int {
@@ -91,7 +131,8 @@ func serve(ctx context.Context, args []string, envKey string, stdout, stderr io.
 	if key == "" {
 		key, generated = newLocalKey(), true
 	}
-	opts := emulator.Options{Home: home, VMID: f.vm, Token: key, Latency: f.latency}
+	opts := emulator.Options{Home: home, VMID: f.vm, Token: key, Latency: f.latency, RunLatency: f.runLatency,
+		Lineage: wire.Lineage(f.api), Mounts: f.maps, NoRange: f.noRange}
 	if f.verbose {
 		opts.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
 	}
@@ -105,7 +146,7 @@ func serve(ctx context.Context, args []string, envKey string, stdout, stderr io.
 		fmt.Fprintf(stderr, "arkerfs serve: %v\n", err)
 		return 1
 	}
-	printReady(stdout, home, f.vm, url, key, generated)
+	printReady(stdout, home, f.vm, f.api, url, key, generated)
 	<-ctx.Done()
 	srv.Close()
 	fmt.Fprintln(stdout, "arkerfs serve: stopped")
@@ -123,13 +164,17 @@ func (f *serveFlags) check(rest []string) string {
 		return fmt.Sprintf("bad VM id %q", f.vm)
 	case f.latency < 0:
 		return "--latency must not be negative"
+	case f.runLatency < 0:
+		return "--run-latency must not be negative"
+	case f.api != string(wire.LineageA) && f.api != string(wire.LineageB):
+		return fmt.Sprintf("--api must be a or b, not %q", f.api)
 	}
 	return ""
 }
 
 // printReady tells the user how to use the emulator.
-func printReady(w io.Writer, home, vm, url, key string, generated bool) {
-	fmt.Fprintf(w, "arkerfs serve: %s is VM %q's /home/user at %s\n\n", home, vm, url)
+func printReady(w io.Writer, home, vm, api, url, key string, generated bool) {
+	fmt.Fprintf(w, "arkerfs serve: %s is VM %q's /home/user at %s (API lineage %s)\n\n", home, vm, url, api)
 	fmt.Fprintf(w, "  export ARKER_BASE_URL=%s\n", url)
 	if generated {
 		fmt.Fprintf(w, "  export ARKER_API_KEY=%s\n", key)

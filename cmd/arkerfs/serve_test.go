@@ -42,6 +42,11 @@ func TestServeBadFlags(t *testing.T) {
 		{"--home", t.TempDir(), "--vm", "a/b"},
 		{"--home", t.TempDir(), "--latency", "-1s"},
 		{"--home", t.TempDir(), "--latency", "soon"},
+		{"--home", t.TempDir(), "--run-latency", "-1ms"},
+		{"--home", t.TempDir(), "--api", "c"},
+		{"--home", t.TempDir(), "--map", "tmp"},
+		{"--home", t.TempDir(), "--map", "relative=" + t.TempDir()},
+		{"--home", t.TempDir(), "--map", "/data=" + t.TempDir(), "--map", "/data=" + t.TempDir()},
 	} {
 		var out, errb bytes.Buffer
 		if code := serve(context.Background(), args, "", &out, &errb); code != 2 {
@@ -59,12 +64,15 @@ func TestServeBadFlags(t *testing.T) {
 
 func TestServeRunsUntilCancelled(t *testing.T) {
 	home := filepath.Join(t.TempDir(), "new", "home")
+	data := t.TempDir()
+	os.WriteFile(filepath.Join(data, "d.txt"), []byte("from --map"), 0o644)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var out, errb syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- serve(ctx, []string{"--home", home, "--listen", "127.0.0.1:0", "--seed", "--vm", "dev"}, "", &out, &errb)
+		done <- serve(ctx, []string{"--home", home, "--listen", "127.0.0.1:0", "--seed", "--vm", "dev", "--api", "b",
+			"--map", "/data=" + data, "--run-latency", "1ms", "--no-range"}, "", &out, &errb)
 	}()
 	urlRe := regexp.MustCompile(`export ARKER_BASE_URL=(http://127\.0\.0\.1:\d+)\n`)
 	keyRe := regexp.MustCompile(`export ARKER_API_KEY=(ark_local_[0-9a-f]{32})\n`)
@@ -91,19 +99,32 @@ func TestServeRunsUntilCancelled(t *testing.T) {
 	if key == "" || !strings.Contains(out.String(), "arkerfs mount dev /path/to/mnt") {
 		t.Fatalf("output %q", out.String())
 	}
-	// The seeded README is served.
+	// The seeded README and the mapped directory are served.
 	client := &http.Client{Timeout: 10 * time.Second}
-	req, _ := http.NewRequest(http.MethodPost, url+"/v1/vms/dev/sync", strings.NewReader(`{"path":"/home/user/README.md"}`))
+	for _, p := range []string{"/home/user/README.md", "/data/d.txt"} {
+		req, _ := http.NewRequest(http.MethodPost, url+"/v1/vms/dev/sync", strings.NewReader(`{"op":"read","path":"`+p+`"}`))
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r struct{ Size int64 }
+		json.NewDecoder(resp.Body).Decode(&r)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || r.Size == 0 {
+			t.Fatalf("read %s: %d %+v", p, resp.StatusCode, r)
+		}
+	}
+	// Lineage B: /sync-stream is routed (400 without its query, not 404).
+	req, _ := http.NewRequest(http.MethodPost, url+"/v1/vms/dev/sync-stream", nil)
 	req.Header.Set("Authorization", "Bearer "+key)
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var r struct{ Size int64 }
-	json.NewDecoder(resp.Body).Decode(&r)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || r.Size == 0 {
-		t.Fatalf("read README: %d %+v", resp.StatusCode, r)
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("sync-stream in lineage b: %d", resp.StatusCode)
 	}
 	if _, err := os.Stat(filepath.Join(home, "project/scripts/build.sh")); err != nil {
 		t.Fatal(err)
