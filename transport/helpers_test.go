@@ -33,7 +33,20 @@ func eachLineage(t *testing.T, f func(t *testing.T, lin wire.Lineage)) {
 
 // apiValidator, when set, wraps the emulator's API handler in every test
 // with a validator of requests and answers against the published
-// document (package apispec), failing t on any violation.
+// document, failing t on any violation. With package apispec:
+//
+//	apiValidator = func(t testing.TB, lin wire.Lineage) func(http.Handler) http.Handler {
+//		spec, err := apispec.Load(lin)
+//		if err != nil {
+//			t.Fatal(err)
+//		}
+//		t.Cleanup(func() {
+//			for _, v := range spec.Violations() {
+//				t.Errorf("contract violation: %s", v)
+//			}
+//		})
+//		return spec.Middleware
+//	}
 var apiValidator func(t testing.TB, lin wire.Lineage) func(http.Handler) http.Handler
 
 // emu is an emulator over a fresh home directory, with a record of what
