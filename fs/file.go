@@ -34,8 +34,6 @@ type fileNode struct {
 	unlinked     bool                  // removed while open: serve handles, never upload
 	pendingTimes [2]helper.Time        // explicit times to set after the next upload
 	keptVersion  string                // content version the kernel page cache holds
-	writeEnd     int64                 // end of the last write, to tell appending writers (stream.go)
-	stream       *transport.PartStream // upload under way while the file is written; nil when none
 }
 
 var (
@@ -144,7 +142,6 @@ func (f *fileNode) Write(ctx context.Context, fh gofs.FileHandle, data []byte, o
 	f.attr.MtimeNs = now()
 	f.attr.CtimeNs = f.attr.MtimeNs
 	f.mu.Unlock()
-	f.noteWrite(st, off, off+int64(n))
 	return uint32(n), 0
 }
 

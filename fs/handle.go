@@ -30,31 +30,42 @@ type fileHandle struct {
 	tentative bool
 }
 
-// revalidate pins the version this handle reads. Attributes seen within
-// the TTL are trusted, and the VM is asked only when the handle first
-// reads (an open for fchmod or fstat costs nothing); otherwise a sync read
-// asks the VM now, and for a small file brings its content along (one
-// round trip for open and read).
+// revalidate pins the version this handle reads. Versions come from the
+// helper's attributes (size and mtime): the published read answer carries
+// none. Attributes seen within the TTL are trusted and the VM is asked only
+// when the handle first reads (an open for fchmod or fstat costs nothing);
+// otherwise one stat asks the VM now.
 func (h *fileHandle) revalidate(ctx context.Context) (string, error) {
 	f := h.f
 	p := f.vmPath()
 	if p == "" {
 		return "", syscall.ENOENT
 	}
-	if e, st := f.fsys.meta.lookup(p); st == exists && e.Attr.Type == helper.TypeRegular {
-		ver := version(e.Attr.Size, e.Attr.MtimeNs)
-		cached := e.Attr.Size == 0 || f.fsys.blocks.Contains(cache.BlockKey{File: f.fileID, Version: ver, Index: 0})
-		h.pin(nil, ver, e.Attr.Size)
-		h.mu.Lock()
-		h.tentative = !cached
-		h.mu.Unlock()
-		return ver, nil
+	e, st := f.fsys.meta.lookup(p)
+	if st != exists {
+		var err error
+		sctx, cancel := f.fsys.opContext(ctx)
+		e, err = f.fsys.statPath(sctx, p)
+		cancel()
+		if err != nil {
+			return "", err
+		}
 	}
-	return h.syncRead(ctx, p)
+	if e.Attr.Type != helper.TypeRegular {
+		return "", syscall.EISDIR
+	}
+	ver := version(e.Attr.Size, e.Attr.MtimeNs)
+	cached := e.Attr.Size == 0 || f.fsys.blocks.Contains(cache.BlockKey{File: f.fileID, Version: ver, Index: 0})
+	h.pin(nil, ver, e.Attr.Size)
+	h.mu.Lock()
+	h.tentative = !cached
+	h.mu.Unlock()
+	return ver, nil
 }
 
-// confirm turns a tentative version into the VM's current one before
-// anything is read.
+// confirm checks a tentative version against the VM before anything is
+// read: one sync read, whose answer (for a small file, the content) the
+// first read then uses.
 func (h *fileHandle) confirm(ctx context.Context) error {
 	h.mu.Lock()
 	tentative := h.tentative
@@ -70,7 +81,8 @@ func (h *fileHandle) confirm(ctx context.Context) error {
 	return err
 }
 
-// syncRead pins the version a sync read of p reports.
+// syncRead reads p's description (and a small file's content) and pins the
+// version it belongs to.
 func (h *fileHandle) syncRead(ctx context.Context, p string) (string, error) {
 	f := h.f
 	ctx, cancel := f.fsys.opContext(ctx)
@@ -82,24 +94,38 @@ func (h *fileHandle) syncRead(ctx context.Context, p string) (string, error) {
 		}
 		return "", err
 	}
-	ver := f.observe(p, obj)
+	ver, err := f.observe(ctx, p, obj)
+	if err != nil {
+		obj.Release()
+		return "", err
+	}
 	h.pin(obj, ver, obj.Size)
 	return ver, nil
 }
 
-// observe records what a sync read said about the file and returns the
-// content version. Blocks of other versions are dropped.
-func (f *fileNode) observe(p string, obj *transport.Object) string {
-	ver := version(obj.Size, obj.MtimeNs)
+// observe matches what a sync read saw with the file's attributes and
+// returns the content version. The read answer has a size but no time: a
+// size other than the cached attributes' means the file changed, and one
+// stat fetches the attributes of the new version. Blocks of other versions
+// are dropped.
+func (f *fileNode) observe(ctx context.Context, p string, obj *transport.Object) (string, error) {
+	e, st := f.fsys.meta.lookup(p)
+	if st != exists || e.Attr.Size != obj.Size {
+		var err error
+		if e, err = f.fsys.statPath(ctx, p); err != nil {
+			return "", err
+		}
+		if e.Attr.Size != obj.Size {
+			return "", &transport.Error{Code: transport.CodeStale, Op: "read", Path: p,
+				Message: "the file is changing on the VM while it is read"}
+		}
+	}
+	ver := version(e.Attr.Size, e.Attr.MtimeNs)
 	if obj.Inline != nil {
 		f.fsys.blocks.PutWhole(f.fileID, ver, obj.Inline)
 	}
 	f.fsys.blocks.DropOtherVersions(f.fileID, ver)
-	if e, st := f.fsys.meta.lookup(p); st == exists {
-		e.Attr.Size, e.Attr.MtimeNs = obj.Size, obj.MtimeNs
-		f.fsys.meta.attrs.Set(p, e)
-	}
-	return ver
+	return ver, nil
 }
 
 func (h *fileHandle) pin(obj *transport.Object, ver string, size int64) {
@@ -108,6 +134,9 @@ func (h *fileHandle) pin(obj *transport.Object, ver string, size int64) {
 	if h.reader != nil && h.ver != ver {
 		h.reader.Close()
 		h.reader = nil
+	}
+	if h.obj != nil && h.obj != obj {
+		h.obj.Release()
 	}
 	h.obj, h.ver, h.size, h.tentative = obj, ver, size, false
 }
@@ -226,22 +255,34 @@ func (h *fileHandle) object(ctx context.Context, refresh bool) (*transport.Objec
 	if err != nil {
 		return nil, err
 	}
-	if got := h.f.observe(p, obj); got != ver {
-		return nil, &transport.Error{Code: transport.CodeStale, Op: "read", Path: p,
+	got, err := h.f.observe(ctx, p, obj)
+	if err == nil && got != ver {
+		err = &transport.Error{Code: transport.CodeStale, Op: "read", Path: p,
 			Message: fmt.Sprintf("file changed on the VM while open (version %s, now %s)", ver, got)}
 	}
+	if err != nil {
+		obj.Release()
+		return nil, err
+	}
 	h.mu.Lock()
+	if h.obj != nil {
+		h.obj.Release()
+	}
 	h.obj = obj
 	h.mu.Unlock()
 	return obj, nil
 }
 
-// close stops the handle's read-ahead.
+// close stops the handle's read-ahead and releases its object.
 func (h *fileHandle) close() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.reader != nil {
 		h.reader.Close()
 		h.reader = nil
+	}
+	if h.obj != nil {
+		h.obj.Release()
+		h.obj = nil
 	}
 }

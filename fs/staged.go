@@ -2,8 +2,6 @@ package fs
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"time"
@@ -135,7 +133,6 @@ func (f *fileNode) truncateStaged(ctx context.Context, size int64) error {
 	}
 	st.MarkDirty()
 	f.mu.Lock()
-	f.writeEnd = min(f.writeEnd, size)
 	f.attr.MtimeNs = now()
 	f.mu.Unlock()
 	return nil
@@ -151,13 +148,9 @@ func (f *fileNode) upload(ctx context.Context) error {
 	st, local, unlinked := f.staged, f.local, f.unlinked
 	perm := f.attr.Perm
 	times := f.pendingTimes
-	stream := f.takeStreamLocked()
 	f.mu.Unlock()
 	p := f.vmPath()
 	if st == nil || !st.Dirty() || unlinked || p == "" {
-		if stream != nil {
-			stream.Abort()
-		}
 		return nil
 	}
 	if f.fsys.mustPrecedeUpload(p) {
@@ -172,21 +165,12 @@ func (f *fileNode) upload(ctx context.Context) error {
 	// interrupted, so that close reports what really happened.
 	ctx = context.WithoutCancel(ctx)
 	gen := st.Generation()
-	up := transport.Upload{Path: p, UploadID: newUploadID(), Size: st.Size(), Source: st}
+	up := transport.Upload{Path: p, Size: st.Size(), Source: st}
 	if local {
 		up.Mode = &perm
 	}
 	_ = st.SetVMPath(p)
-	res, streamed := transport.UploadResult{}, false
-	if stream != nil && stream.Path() == p {
-		// Most of the file went while it was written: send the rest.
-		res, streamed = stream.Finish(ctx, up.Size, up.Mode)
-	} else if stream != nil {
-		stream.Abort() // renamed meanwhile: the upload names the old path
-	}
-	if !streamed {
-		res = f.fsys.uploads.Do(ctx, up)
-	}
+	res := f.fsys.uploads.Do(ctx, up)
 	if res.Err != nil {
 		f.fsys.logf("upload %q: %v (changes kept in local staging)", p, res.Err)
 		return res.Err
@@ -270,7 +254,6 @@ func (f *fileNode) detach(ctx context.Context) (onVM bool, err error) {
 			return true, err
 		}
 	}
-	f.abortStream()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.unlinked = true
@@ -316,9 +299,3 @@ func (f *fileNode) release(h *fileHandle) {
 	}
 }
 
-// newUploadID names one upload; retries of it reuse the id.
-func newUploadID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return "up_" + hex.EncodeToString(b[:])
-}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/arker-ai/arkerfs/transport/emulator"
+	"github.com/arker-ai/arkerfs/emulator"
 )
 
 // A mkdir in a directory whose listing is cached is answered at once and

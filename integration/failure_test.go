@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/arker-ai/arkerfs/transport/emulator"
+	"github.com/arker-ai/arkerfs/emulator"
 )
 
 func mkdirFresh(dir string) error {

@@ -16,7 +16,7 @@ import (
 	"github.com/arker-ai/arkerfs/cache"
 	"github.com/arker-ai/arkerfs/fs"
 	"github.com/arker-ai/arkerfs/transport"
-	"github.com/arker-ai/arkerfs/transport/emulator"
+	"github.com/arker-ai/arkerfs/emulator"
 )
 
 // testToken is the emulator's bearer token in tests.

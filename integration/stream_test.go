@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/arker-ai/arkerfs/transport/emulator"
+	"github.com/arker-ai/arkerfs/emulator"
 	"github.com/arker-ai/arkerfs/transport/wire"
 )
 

@@ -1,10 +1,25 @@
-// Package transport is the Arker client: configuration and routing, bearer
-// auth, typed errors, retries with backoff, sync reads (inline and through
-// presigned ranged GETs), sync writes (chunk batches and parallel presigned
-// multipart uploads) and runs, plus the metadata helper run through them.
-// It knows nothing of inodes; every wire name lives in transport/wire.
+// Package transport is the Arker client: it speaks the published Arker
+// HTTP API (package wire; docs/PROTOCOL.md) and nothing else.
 //
-// Every failure is an *Error (errors.go). Every exchange is bounded: API
+//   - Configuration and routing as the SDKs (config.go); bearer auth.
+//   - Errors: every error envelope of both API lineages and of older
+//     servers decoded into one *Error, every wire code mapped once
+//     (errors.go, errmap.go); the SDKs' retry rules for requests that are
+//     safe to repeat, and CodeUnknownOutcome for the rest (retry.go).
+//   - Runs on POST /runs with an Idempotency-Key, 200 or 202 and polling,
+//     in a pool of arkerfs's own sessions, never the VM's default one
+//     (run.go, sessions.go).
+//   - Metadata through the helper, a fixed POSIX-sh script sent as a run
+//     (meta*.go, package helper).
+//   - Uploads as chunk writes (or /sync-stream where the server has it)
+//     to a temporary name, put in place by one helper run (upload.go,
+//     chunks.go, stream.go, install.go); tar uploads (tar.go).
+//   - Reads inline or through presigned URLs, ranged when the server
+//     honours Range, else fetched whole into a spill file (sync_read.go,
+//     read_at.go, spill.go); manifests (manifest.go); capability probing
+//     (probe.go).
+//
+// It knows nothing of inodes or caching. Every exchange is bounded: API
 // calls by Config.RequestTimeout, runs by their own timeout plus a margin,
 // and body transfers of any size by a watchdog that cuts them when no byte
 // moves for Config.TransferStall (watchdog.go).
@@ -16,24 +31,31 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 
-	"github.com/arker-ai/arkerfs/transport/wire"
+	"github.com/arker-ai/arkerfs/wire"
 )
 
 // Client talks to one VM. It is safe for concurrent use.
 type Client struct {
-	cfg   Config
-	base  string // resolved API base URL, no trailing slash
-	http  *http.Client
-	retry retrier
+	cfg      Config
+	base     string // resolved API base URL, no trailing slash
+	http     *http.Client
+	retry    retrier
+	sessions *sessionPool
+
+	// What the client learnt of the server; each only ever moves one way.
+	noStream  atomic.Bool  // POST /sync-stream answered 404: the route is absent
+	streamMax atomic.Int64 // the smallest /sync-stream body refused with 413 (0 = none)
+	rangeMode atomic.Int32 // rangeUnknown, rangeHonoured or rangeIgnored
 }
 
 // New validates cfg, fills in its defaults and builds a client.
 func New(cfg Config) (*Client, error) {
 	cfg = cfg.withDefaults()
 	if cfg.APIKey == "" {
-		return nil, errors.New("no API key: set ARKER_API_KEY (or AUTH_KEY) or pass --api-key-file")
+		return nil, errors.New("no API key: set ARKER_API_KEY (or AUTH_KEY)")
 	}
 	if cfg.VMID == "" {
 		return nil, errors.New("no VM id given")
@@ -44,6 +66,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	c := &Client{cfg: cfg, base: base, http: &http.Client{Transport: newHTTPTransport()}}
 	c.retry = retrier{policy: cfg.Retry, logf: c.debugf}
+	c.sessions = newSessionPool(cfg.SessionBase, cfg.Sessions)
 	return c, nil
 }
 
@@ -88,7 +111,7 @@ func (c *Client) debugf(format string, args ...any) {
 
 // vmURL is the URL of a per-VM endpoint; the VM id is one escaped segment.
 func (c *Client) vmURL(suffix string) string {
-	return c.base + wire.PathVM + url.PathEscape(c.cfg.VMID) + suffix
+	return c.base + wire.PathVMs + url.PathEscape(c.cfg.VMID) + suffix
 }
 
 // apiCall is an exchange with the API proper: bearer auth, a JSON body,
@@ -107,25 +130,33 @@ func (c *Client) apiCall(op, path, method, suffix string, body any) (*exchange, 
 
 // VMInfo is what GET /v1/vms/{id} says about the VM.
 type VMInfo struct {
-	ID    string
-	Name  string
-	State string
+	ID       string
+	Name     string
+	State    string // wire.VMIdle or wire.VMRunning: whether a command is in flight, not whether it is awake
+	Region   string
+	Provider string
+	Hostname string // the VM's inbound hostname, "" when none
 }
 
 // DescribeVM asks the API about the VM: the one call that proves the key
-// and the VM id (unknown VM: CodeNotFound; bad key: CodeUnauthorized).
+// and the VM id (unknown VM: CodeNotFound; bad key: CodeUnauthorized). It
+// changes nothing and is retried as any GET.
 func (c *Client) DescribeVM(ctx context.Context) (*VMInfo, error) {
 	x, err := c.apiCall("describe VM", "", http.MethodGet, "", nil)
 	if err != nil {
 		return nil, err
 	}
 	var vm wire.VM
-	err = c.retry.do(ctx, x.op, func(ctx context.Context) error {
+	err = c.retry.do(ctx, x.op, true, func(ctx context.Context) error {
 		_, err := c.doJSON(ctx, x, &vm)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &VMInfo{ID: vm.VMID, Name: vm.Name, State: vm.State}, nil
+	info := &VMInfo{ID: vm.VMID, Name: vm.Name, State: vm.State, Region: vm.Region, Provider: vm.Provider}
+	if vm.Hostname != nil {
+		info.Hostname = *vm.Hostname
+	}
+	return info, nil
 }

@@ -8,60 +8,96 @@ import (
 	"github.com/arker-ai/arkerfs/transport"
 )
 
-func TestConfigFromEnv(t *testing.T) {
-	t.Setenv("ARKER_API_KEY", "")
-	t.Setenv("AUTH_KEY", "ark_fallback_key")
-	t.Setenv("ARKER_BASE_URL", "http://127.0.0.1:7070/api/")
-	t.Setenv("ARKER_BURST_BASE_URL", "")
-	t.Setenv("ARKER_REGION", "us-east-1")
-	cfg := transport.ConfigFromEnv()
-	if cfg.APIKey != "ark_fallback_key" || cfg.BaseURL != "http://127.0.0.1:7070/api/" || cfg.Region != "us-east-1" {
-		t.Fatalf("from env: %+v", cfg)
-	}
-	if cfg.Retry != transport.DefaultRetry || cfg.Retry.Attempts != 4 || cfg.Retry.Base != 200*time.Millisecond || cfg.Retry.Max != 2*time.Second {
-		t.Fatalf("retry defaults %+v", cfg.Retry)
-	}
-	if cfg.RequestTimeout != 30*time.Second || cfg.TransferStall != 20*time.Second || cfg.MaxParallel != 8 {
-		t.Fatalf("limits %v %v %d", cfg.RequestTimeout, cfg.TransferStall, cfg.MaxParallel)
-	}
-	t.Setenv("ARKER_API_KEY", "ark_primary_key")
-	if k := transport.ConfigFromEnv().APIKey; k != "ark_primary_key" {
-		t.Fatalf("ARKER_API_KEY does not win over AUTH_KEY: %q", k)
+// setEnv sets the variables ConfigFromEnv reads (all of them, so that the
+// environment the tests run in does not leak in).
+func setEnv(t *testing.T, kv map[string]string) {
+	for _, k := range []string{transport.EnvAPIKey, transport.EnvAuthKey, transport.EnvBaseURL, transport.EnvProvider, transport.EnvRegion} {
+		t.Setenv(k, kv[k])
 	}
 }
 
-func TestRouting(t *testing.T) {
-	const burst = "01KQH2ADR3DCAJF06N4R453WPJ_uswe"
+func TestConfigFromEnv(t *testing.T) {
 	cases := []struct {
-		cfg  transport.Config
-		want string // "" = error
+		name     string
+		env      map[string]string
+		key      string
+		endpoint string // "" = Endpoint fails
+		errWord  string
 	}{
-		{transport.Config{Region: "us-west-2", VMID: "vm1"}, "https://aws-us-west-2.arker.ai"},
-		{transport.Config{Region: "aws-us-west-2", VMID: "vm1"}, "https://aws-us-west-2.arker.ai"},
-		{transport.Config{Region: "us-west-2", VMID: "arkuntu"}, "https://aws-burst-us-west-2.arker.ai/api"},
-		{transport.Config{Region: "aws-eu-west-1", VMID: burst}, "https://aws-burst-eu-west-1.arker.ai/api"},
-		{transport.Config{Region: "us-west-2", VMID: "01KQH2ADR3DCAJF06N4R453WPJ"}, "https://aws-us-west-2.arker.ai"},
-		{transport.Config{Region: "us-west-2", BaseURL: "http://127.0.0.1:1/pre/", VMID: "vm1"}, "http://127.0.0.1:1/pre"},
-		{transport.Config{BaseURL: "http://127.0.0.1:1", VMID: burst}, "http://127.0.0.1:1"},
-		{transport.Config{BaseURL: "http://127.0.0.1:1", BurstBaseURL: "https://b.example/api", VMID: burst}, "https://b.example/api"},
-		{transport.Config{BaseURL: "http://127.0.0.1:1", BurstBaseURL: "https://b.example/api", VMID: "vm1"}, "http://127.0.0.1:1"},
-		{transport.Config{VMID: "vm1"}, ""},
-		{transport.Config{BaseURL: "ftp://x", VMID: "vm1"}, ""},
-		{transport.Config{BaseURL: "http://user:pw@x", VMID: "vm1"}, ""},
-		{transport.Config{Region: "us/evil", VMID: "vm1"}, ""},
+		{"base url wins", map[string]string{"ARKER_API_KEY": " ark_primary ", "AUTH_KEY": "ark_fallback",
+			"ARKER_BASE_URL": " http://127.0.0.1:7070/api/ ", "ARKER_PROVIDER": "gcp", "ARKER_REGION": "x"},
+			"ark_primary", "http://127.0.0.1:7070/api", ""},
+		{"auth key fallback", map[string]string{"AUTH_KEY": "ark_fallback", "ARKER_PROVIDER": "aws", "ARKER_REGION": "us-west-2"},
+			"ark_fallback", "https://aws-us-west-2.arker.ai/api", ""},
+		{"labels trimmed and lowercased", map[string]string{"ARKER_API_KEY": "k", "ARKER_PROVIDER": " AWS ", "ARKER_REGION": "EU-West-1 "},
+			"k", "https://aws-eu-west-1.arker.ai/api", ""},
+		{"provider alone", map[string]string{"ARKER_API_KEY": "k", "ARKER_PROVIDER": "aws"}, "k", "", "together"},
+		{"region alone", map[string]string{"ARKER_API_KEY": "k", "ARKER_REGION": "us-west-2"}, "k", "", "together"},
+		{"nothing", map[string]string{"ARKER_API_KEY": "k"}, "k", "", "no endpoint"},
+		{"bad label", map[string]string{"ARKER_API_KEY": "k", "ARKER_PROVIDER": "aws", "ARKER_REGION": "us/west"}, "k", "", "region"},
+		{"label with dash at end", map[string]string{"ARKER_API_KEY": "k", "ARKER_PROVIDER": "aws-", "ARKER_REGION": "x"}, "k", "", "provider"},
+		{"combined too long", map[string]string{"ARKER_API_KEY": "k", "ARKER_PROVIDER": strings.Repeat("p", 31), "ARKER_REGION": strings.Repeat("r", 32)},
+			"k", "", "63"},
+		{"combined at the limit", map[string]string{"ARKER_API_KEY": "k", "ARKER_PROVIDER": strings.Repeat("p", 31), "ARKER_REGION": strings.Repeat("r", 31)},
+			"k", "https://" + strings.Repeat("p", 31) + "-" + strings.Repeat("r", 31) + ".arker.ai/api", ""},
 	}
 	for _, tc := range cases {
-		got, err := tc.cfg.Endpoint()
+		t.Run(tc.name, func(t *testing.T) {
+			setEnv(t, tc.env)
+			cfg := transport.ConfigFromEnv()
+			if cfg.APIKey != tc.key {
+				t.Errorf("key %q, want %q", cfg.APIKey, tc.key)
+			}
+			got, err := cfg.Endpoint()
+			switch {
+			case tc.endpoint == "" && (err == nil || !strings.Contains(err.Error(), tc.errWord)):
+				t.Errorf("endpoint %q, error %v; want an error about %q", got, err, tc.errWord)
+			case tc.endpoint != "" && (err != nil || got != tc.endpoint):
+				t.Errorf("endpoint %q %v, want %q", got, err, tc.endpoint)
+			}
+		})
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	setEnv(t, map[string]string{"ARKER_API_KEY": "k", "ARKER_BASE_URL": "http://127.0.0.1:1"})
+	cfg := transport.ConfigFromEnv()
+	want := transport.RetryPolicy{Attempts: 4, Base: 200 * time.Millisecond, Max: 2 * time.Second, Jitter: 50 * time.Millisecond}
+	if cfg.Retry != want || transport.DefaultRetry != want {
+		t.Errorf("retry defaults %+v", cfg.Retry)
+	}
+	if cfg.RequestTimeout != 30*time.Second || cfg.TransferStall != 20*time.Second || cfg.TimeToBackground != 20*time.Second ||
+		cfg.PollBase != 500*time.Millisecond || cfg.PollMax != 3*time.Second {
+		t.Errorf("time defaults %+v", cfg)
+	}
+	if cfg.SessionBase != 7300 || cfg.Sessions != 4 || cfg.SpillDir == "" {
+		t.Errorf("session and spill defaults %+v", cfg)
+	}
+}
+
+func TestEndpointBaseURLs(t *testing.T) {
+	cases := []struct {
+		base, want string // want "" = error
+	}{
+		{"http://127.0.0.1:1/pre/", "http://127.0.0.1:1/pre"},
+		{"https://test.invalid/api", "https://test.invalid/api"},
+		{"ftp://x", ""},
+		{"http://user:pw@x", ""},
+		{"http://x/?q=1", ""},
+		{"x", ""},
+	}
+	for _, tc := range cases {
+		got, err := transport.Config{BaseURL: tc.base}.Endpoint()
 		if tc.want == "" {
 			if err == nil {
-				t.Errorf("%+v: endpoint %q, want an error", tc.cfg, got)
+				t.Errorf("%q: endpoint %q, want an error", tc.base, got)
 			} else if strings.Contains(err.Error(), "pw") {
 				t.Errorf("error shows user info: %v", err)
 			}
 			continue
 		}
 		if err != nil || got != tc.want {
-			t.Errorf("%+v: endpoint %q %v, want %q", tc.cfg, got, err, tc.want)
+			t.Errorf("%q: endpoint %q %v, want %q", tc.base, got, err, tc.want)
 		}
 	}
 }
@@ -74,6 +110,7 @@ func TestNewValidates(t *testing.T) {
 		{transport.Config{BaseURL: "http://127.0.0.1:1", VMID: "v"}, "no API key"},
 		{transport.Config{APIKey: "k", BaseURL: "http://127.0.0.1:1"}, "no VM id"},
 		{transport.Config{APIKey: "k", VMID: "v"}, "no endpoint"},
+		{transport.Config{APIKey: "k", VMID: "v", Provider: "aws"}, "together"},
 	}
 	for _, tc := range cases {
 		if _, err := transport.New(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -84,7 +121,7 @@ func TestNewValidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c.Config(); got.Retry != transport.DefaultRetry || got.MaxParallel != transport.DefaultMaxParallel {
+	if got := c.Config(); got.Retry != transport.DefaultRetry || got.Sessions != transport.DefaultSessions {
 		t.Fatalf("defaults not filled in: %+v", got)
 	}
 }

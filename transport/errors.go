@@ -4,33 +4,47 @@ import (
 	"context"
 	"errors"
 	"fmt"
-
-	"github.com/arker-ai/arkerfs/transport/wire"
+	"time"
 )
 
-// Code classifies a failure. API codes are the SDK's ErrorCode values; file
-// codes name the file-system condition behind a failed file or metadata
-// operation, so that package fs can turn them into an errno in one place.
+// Code classifies a failure. API codes stand for one or more wire codes of
+// either API lineage (errmap.go maps each wire code once; the wire code
+// itself stays on Error.Wire); file codes name the file-system condition
+// behind a failed file or metadata operation; client codes name what
+// happened on this side. Package fs turns codes into errnos in one place.
 type Code string
 
-// API codes (the SDK's ErrorCode enum).
+// API codes.
 const (
-	CodeUnsupportedOperation Code = wire.CodeUnsupportedOperation
-	CodeBadRequest           Code = wire.CodeBadRequest
-	CodeUnauthorized         Code = wire.CodeUnauthorized
-	CodeForbidden            Code = wire.CodeForbidden
-	CodeNotFound             Code = wire.CodeNotFound
-	CodeConflict             Code = wire.CodeConflict
-	CodePayloadTooLarge      Code = wire.CodePayloadTooLarge
-	CodeNotImplemented       Code = wire.CodeNotImplemented
-	CodeResourcePressure     Code = wire.CodeResourcePressure
-	CodeInternal             Code = wire.CodeInternal
-	CodeUnavailable          Code = wire.CodeUnavailable
-	CodeNetworkError         Code = wire.CodeNetworkError
+	CodeBadRequest           Code = "bad_request"           // the request was refused as malformed (400)
+	CodeUnauthorized         Code = "unauthorized"          // no or a bad API key (401)
+	CodePaymentRequired      Code = "payment_required"      // the organisation cannot pay (402)
+	CodeForbidden            Code = "forbidden"             // the key may not do this (403)
+	CodeNotFound             Code = "not_found"             // no such VM, run, session, file or route (404); also ENOENT
+	CodeConflict             Code = "conflict"              // the resource is in a state that forbids this (409)
+	CodeExpired              Code = "expired"               // an upload or URL outlived its time (410)
+	CodePayloadTooLarge      Code = "payload_too_large"     // the body is larger than the server takes (413)
+	CodeUnsupportedOperation Code = "unsupported_operation" // the service or VM cannot do this (422); also ENOTSUP
+	CodeNotImplemented       Code = "not_implemented"       // a 501 answer
+	CodeUnrecoverable        Code = "unrecoverable"         // the work failed for good (422)
+	CodeRateLimited          Code = "rate_limited"          // too many requests or concurrent runs (429)
+	CodeQuotaExceeded        Code = "quota_exceeded"        // a quota or budget is spent (429)
+	CodeResourcePressure     Code = "resource_pressure"     // the host is short of resources
+	CodeInternal             Code = "internal"              // the service failed, or answered something we cannot read
+	CodeUnavailable          Code = "unavailable"           // the service, a route or capacity is not available now (503, 502)
 )
 
-// File codes (chosen). The helper and the errno field of error bodies name
-// them by their POSIX errno ("EEXIST"); see errnoCodes.
+// Client codes.
+const (
+	CodeNetworkError   Code = "network_error"   // no answer (connection failed or cut), on a request safe to repeat
+	CodeUnknownOutcome Code = "unknown_outcome" // no answer to a request that is not safe to repeat: it may or may not have acted
+	CodeTimeout        Code = "timeout"         // a request or run ran out of time (also a 504)
+	CodeStale          Code = "stale"           // the file changed while it was read (ESTALE)
+	CodeProtocol       Code = "protocol"        // the answer broke the contract
+)
+
+// File codes. The helper names them by their POSIX errno ("EEXIST"); see
+// errnoCodes.
 const (
 	CodeExists      Code = "exists"        // EEXIST
 	CodeNotEmpty    Code = "not_empty"     // ENOTEMPTY
@@ -38,20 +52,17 @@ const (
 	CodeIsDir       Code = "is_dir"        // EISDIR
 	CodePermission  Code = "permission"    // EACCES, EPERM
 	CodeNameTooLong Code = "name_too_long" // ENAMETOOLONG
-	CodeInvalid     Code = "invalid"       // EINVAL
+	CodeInvalid     Code = "invalid"       // EINVAL, and requests this client refuses to send
 	CodeNoSpace     Code = "no_space"      // ENOSPC, EDQUOT
 	CodeLoop        Code = "loop"          // ELOOP
 	CodeCrossDevice Code = "cross_device"  // EXDEV
-	CodeBusy        Code = "busy"          // EBUSY
+	CodeBusy        Code = "busy"          // EBUSY, and the API's resource_busy
 	CodeReadOnly    Code = "read_only"     // EROFS
 	CodeTooBig      Code = "too_big"       // EFBIG
-	CodeStale       Code = "stale"         // the file changed while it was read (ESTALE)
-	CodeTimeout     Code = "timeout"       // a request or run ran out of time
-	CodeProtocol    Code = "protocol"      // the answer broke the contract
 	CodeIO          Code = "io"            // EIO and anything unnamed
 )
 
-// errnoCodes maps the errno names the helper and the server print to codes.
+// errnoCodes maps the errno names the helper prints to codes.
 var errnoCodes = map[string]Code{
 	"ENOENT":       CodeNotFound,
 	"EEXIST":       CodeExists,
@@ -84,14 +95,24 @@ func CodeForErrno(name string) Code {
 }
 
 // Error is every failure the transport returns. Callers inspect it with
-// errors.As, or with the helpers IsNotFound, IsRetryable and IsPermanent.
+// errors.As, or with CodeOf, IsNotFound, IsRetryable and IsPermanent; never
+// by its text.
 type Error struct {
 	Code    Code   // what went wrong
-	Message string // the server's or the helper's words, or ours
-	Status  int    // HTTP status, 0 when no answer arrived
+	Message string // the server's or the helper's words, or ours; never parse it
+	Status  int    // HTTP status, 0 when no answer arrived (or for a per-entry error)
 	Op      string // what we were doing: "sync read", "run", "mkdir" ...
 	Path    string // the VM path concerned, if any
 	Err     error  // the underlying error (network, decoding), if any
+
+	// From the server's error body, when there was one.
+	Wire       string        // the wire code as sent, e.g. "capacity_unavailable"
+	RequestID  string        // lineage A's request_id
+	RetryAfter time.Duration // the server's retry hint; 0 = none
+	Recovery   string        // lineage A's recovery.work, "" = none
+
+	retryable *bool // lineage B's retryable, when sent
+	answered  bool  // the server answered (an HTTP error or a per-entry error)
 }
 
 func (e *Error) Error() string {
@@ -100,6 +121,9 @@ func (e *Error) Error() string {
 		s += " " + fmt.Sprintf("%q", e.Path)
 	}
 	s += ": " + string(e.Code)
+	if e.Wire != "" && e.Wire != string(e.Code) {
+		s += " (" + e.Wire + ")"
+	}
 	if e.Message != "" {
 		s += ": " + e.Message
 	}
@@ -127,13 +151,20 @@ func CodeOf(err error) Code {
 	return ""
 }
 
-// IsNotFound reports whether err says the file, directory or VM does not exist.
+// IsNotFound reports whether err says the file, directory, VM, run or
+// session does not exist (or is not visible to this key: the API does not
+// tell them apart).
 func IsNotFound(err error) bool { return CodeOf(err) == CodeNotFound }
 
-// IsRetryable reports whether repeating the same request may succeed:
-// network failures, timeouts, internal, unavailable and resource_pressure
-// (but not a full disk), and any other 5xx or 429 answer. A cancelled call
-// is not retryable.
+// IsRetryable reports whether the same request, repeated, may succeed: a
+// failure to get an answer (CodeNetworkError, or CodeTimeout other than
+// the caller's own deadline), or an answer the server marks transient
+// (its retryable flag when it sends one, else status 429, 502, 503 or 504
+// or a transient code; see transientAnswer). It says nothing of whether
+// repeating is safe: CodeUnknownOutcome, a cancelled call and a lineage A
+// answer whose recovery.work is anything but not_started are never
+// retryable. The client itself retries only requests that are safe to
+// repeat (retry.go); callers need not retry again.
 func IsRetryable(err error) bool {
 	if errors.Is(err, context.Canceled) {
 		return false
@@ -142,14 +173,18 @@ func IsRetryable(err error) bool {
 	if !errors.As(err, &e) {
 		return false
 	}
-	switch e.Code {
-	case CodeNetworkError, CodeUnavailable, CodeResourcePressure, CodeTimeout, CodeInternal:
-		return true
-	case CodeNotImplemented, CodeUnsupportedOperation, CodeNoSpace, CodeStale:
+	if !e.answered {
+		return e.Code == CodeNetworkError || e.Code == CodeTimeout && !errors.Is(e.Err, errCallerDeadline)
+	}
+	if e.Recovery != "" && e.Recovery != workNotStarted {
 		return false
 	}
-	return e.Status == 429 || e.Status >= 500
+	return transientAnswer(e)
 }
 
-// IsPermanent reports whether err will not go away by retrying.
+// IsPermanent reports whether err will not go away by repeating the
+// request.
 func IsPermanent(err error) bool { return err != nil && !IsRetryable(err) }
+
+// errCallerDeadline marks a timeout that is the caller's own deadline.
+var errCallerDeadline = fmt.Errorf("the caller's deadline passed: %w", context.DeadlineExceeded)

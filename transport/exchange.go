@@ -11,7 +11,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/arker-ai/arkerfs/transport/wire"
+	"github.com/arker-ai/arkerfs/wire"
 )
 
 // exchange is one HTTP request of the client, sent once (retries are the
@@ -23,9 +23,11 @@ type exchange struct {
 	presigned bool              // a presigned URL: no bearer key, and the URL itself is secret
 	header    map[string]string // extra request headers
 	body      []byte            // request body, nil for none; bytes, so that a retry resends the same
-	json      bool              // body is JSON
-	wait      time.Duration     // longest wait for the answer once the body is sent; 0 = RequestTimeout
-	limit     time.Duration     // bound on the whole exchange; 0 = none beyond the watchdog
+	bodyAt    io.ReaderAt       // or a body read from here, bodySize bytes from offset 0 (re-readable too)
+	bodySize  int64
+	json      bool          // body is JSON (else, with bodyAt, application/octet-stream)
+	wait      time.Duration // longest wait for the answer once the body is sent; 0 = RequestTimeout
+	limit     time.Duration // bound on the whole exchange; 0 = none beyond the watchdog
 }
 
 // shownURL is the URL as errors and logs may show it: a presigned URL's
@@ -53,6 +55,18 @@ type answer struct {
 	wd      *watchdog
 	body    *recvWatch
 	start   time.Time
+
+	stopFollowing func() bool // detaches ctx from parent
+}
+
+// detach makes the rest of the answer independent of the caller's
+// context: its body can be read on after the caller has gone, bounded by
+// the stall watchdog alone. It reports false when the caller's context
+// had already ended the exchange.
+func (a *answer) detach() bool {
+	ok := a.stopFollowing()
+	a.parent = context.WithoutCancel(a.parent)
+	return ok && a.ctx.Err() == nil
 }
 
 // send performs x and returns the answer, whatever its status. A failure
@@ -65,27 +79,40 @@ func (c *Client) send(parent context.Context, x *exchange) (*answer, error) {
 	if wait <= 0 {
 		wait = c.cfg.RequestTimeout
 	}
-	ctx, cancel := context.WithCancelCause(parent)
+	// The exchange's context follows the caller's until the answer is
+	// detached (answer.detach): then it lives on its own, bounded by the
+	// watchdog.
+	ctx, cancel := context.WithCancelCause(context.WithoutCancel(parent))
+	stopFollowing := context.AfterFunc(parent, func() { cancel(context.Cause(parent)) })
 	wd := newWatchdog(cancel, wait, errNoAnswer)
 	var limit *time.Timer
 	if x.limit > 0 {
 		limit = time.AfterFunc(x.limit, func() { cancel(errTooLong) })
 	}
 	release := func(cause error) {
+		stopFollowing()
 		wd.stop()
 		if limit != nil {
 			limit.Stop()
 		}
 		cancel(cause)
 	}
+	hasBody, size := x.body != nil || x.bodyAt != nil, int64(len(x.body))
+	if x.bodyAt != nil {
+		size = x.bodySize
+	}
 	newBody := func() io.ReadCloser {
-		if len(x.body) == 0 {
+		if size == 0 {
 			return http.NoBody
 		}
-		return io.NopCloser(&sendWatch{r: bytes.NewReader(x.body), left: int64(len(x.body)), w: wd, stall: c.cfg.TransferStall, wait: wait})
+		var r io.Reader = bytes.NewReader(x.body)
+		if x.bodyAt != nil {
+			r = io.NewSectionReader(x.bodyAt, 0, size)
+		}
+		return io.NopCloser(&sendWatch{r: r, left: size, w: wd, stall: c.cfg.TransferStall, wait: wait})
 	}
 	var body io.Reader
-	if x.body != nil {
+	if hasBody {
 		body = newBody()
 	}
 	req, err := http.NewRequestWithContext(ctx, x.method, x.url, body)
@@ -93,15 +120,19 @@ func (c *Client) send(parent context.Context, x *exchange) (*answer, error) {
 		release(nil)
 		return nil, &Error{Code: CodeInvalid, Op: x.op, Path: x.path, Message: "building the request", Err: err}
 	}
-	if x.body != nil {
-		req.ContentLength = int64(len(x.body))
+	if hasBody {
+		req.ContentLength = size
 		req.GetBody = func() (io.ReadCloser, error) { return newBody(), nil }
 	}
 	if !x.presigned {
 		req.Header.Set(wire.HeaderAuthorization, "Bearer "+c.cfg.APIKey)
+		req.Header.Set("User-Agent", userAgent)
 	}
-	if x.json {
+	switch {
+	case x.json:
 		req.Header.Set("Content-Type", "application/json")
+	case x.bodyAt != nil:
+		req.Header.Set("Content-Type", "application/octet-stream")
 	}
 	for k, v := range x.header {
 		req.Header.Set(k, v)
@@ -115,7 +146,8 @@ func (c *Client) send(parent context.Context, x *exchange) (*answer, error) {
 		return nil, e
 	}
 	wd.arm(c.cfg.TransferStall, errStalled)
-	a := &answer{Response: resp, c: c, x: x, parent: parent, ctx: ctx, release: release, wd: wd, start: start}
+	a := &answer{Response: resp, c: c, x: x, parent: parent, ctx: ctx, release: release, wd: wd, start: start,
+		stopFollowing: stopFollowing}
 	a.body = &recvWatch{ReadCloser: resp.Body, w: wd, stall: c.cfg.TransferStall}
 	a.Body = a.body
 	return a, nil
@@ -136,29 +168,40 @@ func (a *answer) fail(err error) *Error { return a.c.failure(a.parent, a.ctx, a.
 // ok reports whether the status is 2xx.
 func (a *answer) ok() bool { return a.StatusCode/100 == 2 }
 
+// maxAnswer bounds a JSON answer's body: a manifest of 50,000 entries
+// with 4 KiB paths is the largest the API gives.
+const maxAnswer = 256 << 20
+
 // doJSON performs x, and decodes a 2xx answer's JSON body into out (nil:
-// ignore the body). It returns the answer's headers.
-func (c *Client) doJSON(ctx context.Context, x *exchange, out any) (http.Header, error) {
+// ignore the body). It returns the answer's status. A 2xx body that is an
+// error envelope is an error all the same.
+func (c *Client) doJSON(ctx context.Context, x *exchange, out any) (int, error) {
 	a, err := c.send(ctx, x)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	defer a.Close()
 	if !a.ok() {
-		return nil, a.statusError()
+		return a.StatusCode, a.statusError()
 	}
-	b, err := io.ReadAll(a.Body)
+	b, err := io.ReadAll(io.LimitReader(a.Body, maxAnswer))
 	if err != nil {
-		return nil, a.fail(err)
+		return a.StatusCode, a.fail(err)
+	}
+	if errorShaped(b) {
+		return a.StatusCode, answerError(a.StatusCode, a.Header, b, x.op, x.path)
 	}
 	if out != nil {
 		if err := json.Unmarshal(b, out); err != nil {
-			return nil, &Error{Code: CodeProtocol, Op: x.op, Path: x.path, Status: a.StatusCode,
+			return a.StatusCode, &Error{Code: CodeProtocol, Op: x.op, Path: x.path, Status: a.StatusCode,
 				Message: "undecodable answer", Err: err}
 		}
 	}
-	return a.Header, nil
+	return a.StatusCode, nil
 }
+
+// userAgent names the client to the API.
+const userAgent = "arkerfs"
 
 // jsonBody marshals a request body.
 func jsonBody(v any) ([]byte, error) {

@@ -2,8 +2,6 @@ package transport
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -40,8 +38,10 @@ const metaRunTimeout = 60 * time.Second
 const metaOpName = "metadata helper"
 
 // Meta runs metadata operations on the VM, in order, in as few runs as the
-// command size allows (helper.Split). Each run carries a fresh
-// idempotency key, so a lost answer is retried without running twice.
+// command size allows (helper.Split), each in one of the client's own
+// sessions. Each run carries a fresh idempotency key, so a lost answer is
+// retried without running twice; a run is sent only after the previous
+// one answered, so the ops take effect in order.
 // An op that fails validation is answered without being sent (EINVAL,
 // ENAMETOOLONG). The error is for the runs themselves: a run that fails,
 // exits non-zero or answers unparsable output (CodeProtocol, with a
@@ -90,7 +90,7 @@ func (c *Client) metaRun(ctx context.Context, ops []MetaOp) ([]MetaResult, error
 	if err != nil {
 		return nil, &Error{Code: CodeInvalid, Op: metaOpName, Err: err}
 	}
-	r, err := c.Run(ctx, cmd, RunOptions{Timeout: runTimeout(ctx), IdempotencyKey: newKey()})
+	r, err := c.Run(ctx, cmd, RunOptions{Timeout: runTimeout(ctx)})
 	if err != nil {
 		return nil, err
 	}
@@ -141,16 +141,9 @@ func opError(op MetaOp, err error) error {
 	return &Error{Code: CodeForErrno(oe.Errno), Op: string(op.Kind), Path: op.Path, Message: oe.Error(), Err: oe}
 }
 
-// newKey is a fresh idempotency key.
-func newKey() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
 // excerpt is the start of a run's stderr, for error messages.
 func excerpt(b []byte) string {
-	const limit = 300
+	const limit = maxErrorText
 	if len(b) > limit {
 		return fmt.Sprintf("%q…", b[:limit])
 	}

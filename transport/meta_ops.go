@@ -6,10 +6,20 @@ import (
 	"github.com/arker-ai/arkerfs/transport/helper"
 )
 
-// The wrappers below run one metadata operation each (docs/HELPER.md has
-// their exact semantics). Their error is the run's or the operation's;
+// The wrappers below run one metadata operation each, in one run of the
+// helper (docs/HELPER.md has their exact semantics); send several at once
+// with Meta or MetaBatcher. Their error is the run's or the operation's:
 // an operation's error is an *Error whose Code names the VM's errno
-// (CodeNotFound for ENOENT, CodeExists for EEXIST, ...).
+// (CodeNotFound for ENOENT, CodeExists for EEXIST, ...); a run's error is
+// the transport's (CodeTimeout, CodeUnavailable, ...).
+//
+// Idempotency: the run carries an Idempotency-Key and is retried under it,
+// so one call acts at most once even when answers are lost. A second call
+// is a new operation: Stat, List, Tree, Readlink and StatFS may be
+// repeated freely; Mkdir, Create with exclusive, Symlink, Link and Rename
+// with noReplace answer CodeExists the second time; Rmdir and Unlink
+// CodeNotFound; Chmod, Utimens and Truncate do the same thing again; a
+// plain Rename of a moved file answers CodeNotFound.
 
 // one runs a single op; the error is the run's or the op's own.
 func (c *Client) one(ctx context.Context, op MetaOp) (MetaResult, error) {

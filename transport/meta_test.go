@@ -4,45 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/arker-ai/arkerfs/emulator"
 	"github.com/arker-ai/arkerfs/transport"
-	"github.com/arker-ai/arkerfs/transport/emulator"
 	"github.com/arker-ai/arkerfs/transport/helper"
-	"github.com/arker-ai/arkerfs/transport/wire"
+	"github.com/arker-ai/arkerfs/wire"
 )
 
-// vm is a path under the VM's home.
-func vm(name string) string { return wire.HomeDir + "/" + name }
-
-// metaEmu is an emulator and a client for metadata tests, skipped where
-// the emulator cannot run commands.
+// metaEmu is an emulator and a client for metadata tests.
 func metaEmu(t *testing.T) (*emu, *transport.Client) {
 	t.Helper()
-	e := newEmu(t)
-	c := e.client(t)
-	if _, err := c.Run(ctxT(t), "true", transport.RunOptions{}); err != nil {
-		if code := transport.CodeOf(err); code == transport.CodeUnsupportedOperation || code == transport.CodeNotImplemented {
-			t.Skipf("the emulator cannot run commands here: %v", err)
-		}
-		t.Fatalf("run: %v", err)
-	}
-	return e, c
-}
-
-// lstat is the local truth behind a VM path.
-func (e *emu) lstat(t *testing.T, vmPath string) (os.FileInfo, uint64) {
-	t.Helper()
-	fi, err := os.Lstat(e.local(vmPath))
-	if err != nil {
-		t.Fatalf("lstat %s: %v", vmPath, err)
-	}
-	return fi, fi.Sys().(*syscall.Stat_t).Ino
+	e := newEmu(t, wire.LineageA)
+	return e, e.client(t)
 }
 
 func wantCode(t *testing.T, what string, err error, code transport.Code) {
@@ -95,7 +74,7 @@ func TestMetaEveryOp(t *testing.T) {
 	if err != nil || len(es) != 3 {
 		t.Fatalf("List = %d entries, %v", len(es), err)
 	}
-	es, truncated, err := c.Tree(ctx, wire.HomeDir, 2, 3)
+	es, truncated, err := c.Tree(ctx, emulator.HomeDir, 2, 3)
 	if err != nil || len(es) != 3 || !truncated {
 		t.Fatalf("Tree = %d entries, truncated %v, %v", len(es), truncated, err)
 	}
@@ -116,7 +95,7 @@ func TestMetaEveryOp(t *testing.T) {
 	if a, err := c.Truncate(ctx, vm("renamed"), 4096); err != nil || a.Size != 4096 {
 		t.Fatalf("Truncate = %+v, %v", a, err)
 	}
-	if s, err := c.StatFS(ctx, wire.HomeDir); err != nil || s.Blocks == 0 || s.NameLen == 0 {
+	if s, err := c.StatFS(ctx, emulator.HomeDir); err != nil || s.Blocks == 0 || s.NameLen == 0 {
 		t.Fatalf("StatFS = %+v, %v", s, err)
 	}
 	wantCode(t, "Rmdir non-empty", c.Rmdir(ctx, vm("d")), transport.CodeNotEmpty)
@@ -164,7 +143,7 @@ func TestMetaAwkwardNames(t *testing.T) {
 	if _, err := os.Lstat(e.local(vm("pwned"))); err == nil {
 		t.Fatal("a name ran as shell syntax")
 	}
-	es, err := c.List(ctx, wire.HomeDir)
+	es, err := c.List(ctx, emulator.HomeDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +188,7 @@ func TestMetaBatchesAndSplits(t *testing.T) {
 	e, c := metaEmu(t)
 	ctx := ctxT(t)
 	e.writeLocal(t, vm("f"), []byte("x"))
-	before := e.requests(emulator.EndpointRun)
+	before := e.requests(emulator.EndpointRunsCreate)
 	res, err := c.Meta(ctx,
 		transport.MetaOp{Kind: helper.OpStat, Path: vm("f")},
 		transport.MetaOp{Kind: helper.OpStat, Path: "relative"},
@@ -226,13 +205,13 @@ func TestMetaBatchesAndSplits(t *testing.T) {
 	if res[3].Err != nil {
 		t.Errorf("mkdir: %v", res[3].Err)
 	}
-	if n := e.requests(emulator.EndpointRun) - before; n != 1 {
+	if n := e.requests(emulator.EndpointRunsCreate) - before; n != 1 {
 		t.Errorf("%d runs for one small batch", n)
 	}
 	if _, err := c.Meta(ctx, transport.MetaOp{Kind: helper.OpStat, Path: "/a/../b"}); err != nil {
 		t.Errorf("a batch of invalid ops only: %v", err)
 	}
-	if n := e.requests(emulator.EndpointRun) - before; n != 1 {
+	if n := e.requests(emulator.EndpointRunsCreate) - before; n != 1 {
 		t.Errorf("an invalid op was sent (%d runs)", n)
 	}
 
@@ -241,12 +220,12 @@ func TestMetaBatchesAndSplits(t *testing.T) {
 		many = append(many, transport.MetaOp{Kind: helper.OpStat, Path: vm(fmt.Sprintf("%s-%d", strings.Repeat("n", 200), i))})
 	}
 	many = append(many, transport.MetaOp{Kind: helper.OpStat, Path: vm("f")})
-	before = e.requests(emulator.EndpointRun)
+	before = e.requests(emulator.EndpointRunsCreate)
 	res, err = c.Meta(ctx, many...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	runs := e.requests(emulator.EndpointRun) - before
+	runs := e.requests(emulator.EndpointRunsCreate) - before
 	if want := int64(len(helper.Split(many, helper.MaxCommandBytes))); runs != want || runs < 2 {
 		t.Errorf("%d runs, want %d (more than one)", runs, want)
 	}
@@ -266,12 +245,12 @@ func TestMetaBatchesAndSplits(t *testing.T) {
 func TestMetaRetriedRunIsNotRepeated(t *testing.T) {
 	e, c := metaEmu(t)
 	ctx := ctxT(t)
-	e.InjectFault(emulator.Fault{Endpoint: emulator.EndpointRun, Kind: emulator.FaultDropAfter})
-	before := e.requests(emulator.EndpointRun)
+	e.InjectFault(emulator.Fault{Endpoint: emulator.EndpointRunsCreate, Kind: emulator.FaultDropAfter})
+	before := e.requests(emulator.EndpointRunsCreate)
 	if _, err := c.Mkdir(ctx, vm("once"), 0o755); err != nil {
 		t.Fatalf("Mkdir with a lost answer: %v", err)
 	}
-	if n := e.requests(emulator.EndpointRun) - before; n != 2 {
+	if n := e.requests(emulator.EndpointRunsCreate) - before; n != 2 {
 		t.Errorf("%d run requests, want 2 (the lost one and its retry)", n)
 	}
 	_, err := c.Mkdir(ctx, vm("once"), 0o755)
@@ -288,7 +267,7 @@ func TestMetaBatcherGroupCommit(t *testing.T) {
 		e.writeLocal(t, vm(fmt.Sprintf("f%02d", i)), make([]byte, i))
 	}
 	b := transport.NewMetaBatcher(c)
-	before := e.requests(emulator.EndpointRun)
+	before := e.requests(emulator.EndpointRunsCreate)
 	start := make(chan struct{})
 	errs := make(chan error, n)
 	var wg sync.WaitGroup
@@ -314,7 +293,7 @@ func TestMetaBatcherGroupCommit(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	runs := e.requests(emulator.EndpointRun) - before
+	runs := e.requests(emulator.EndpointRunsCreate) - before
 	t.Logf("%d concurrent operations took %d runs", n, runs)
 	if runs > n/8 {
 		t.Errorf("%d runs for %d concurrent operations", runs, n)
@@ -330,18 +309,33 @@ func TestMetaBatcherGroupCommit(t *testing.T) {
 // TestMetaBatcherCancel checks that a caller whose context ends is
 // answered at once while a run is in flight, and that the batcher goes on.
 func TestMetaBatcherCancel(t *testing.T) {
-	e, c := metaEmu(t)
+	arrived := make(chan struct{}, 1)
+	e := newEmu(t, wire.LineageA, func(o *emulator.Options) {
+		o.Wrap = func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, wire.SuffixRuns) {
+					select {
+					case arrived <- struct{}{}:
+					default:
+					}
+				}
+				h.ServeHTTP(w, r)
+			})
+		}
+	})
+	c := e.client(t)
 	b := transport.NewMetaBatcher(c)
-	e.InjectFault(emulator.Fault{Endpoint: emulator.EndpointRun, Kind: emulator.FaultDelay, Delay: time.Second})
+	e.InjectFault(emulator.Fault{Endpoint: emulator.EndpointRunsCreate, Kind: emulator.FaultDelay, Delay: time.Second})
 	slow := make(chan error, 1)
 	go func() {
-		_, err := b.Do(ctxT(t), transport.MetaOp{Kind: helper.OpStat, Path: wire.HomeDir})
+		_, err := b.Do(ctxT(t), transport.MetaOp{Kind: helper.OpStat, Path: emulator.HomeDir})
 		slow <- err
 	}()
 	// Wait until the slow run is in flight, then queue one that gives up.
-	deadline := time.Now().Add(10 * time.Second)
-	for e.requests(emulator.EndpointRun) == 0 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first run never arrived")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	gaveUp := make(chan error, 1)
@@ -361,7 +355,7 @@ func TestMetaBatcherCancel(t *testing.T) {
 	if err := <-slow; err != nil {
 		t.Fatalf("slow Do: %v", err)
 	}
-	if _, err := b.Do(ctxT(t), transport.MetaOp{Kind: helper.OpStat, Path: wire.HomeDir}); err != nil {
+	if _, err := b.Do(ctxT(t), transport.MetaOp{Kind: helper.OpStat, Path: emulator.HomeDir}); err != nil {
 		t.Fatalf("Do after a cancel: %v", err)
 	}
 	if _, err := os.Lstat(e.local(vm("never"))); err == nil {

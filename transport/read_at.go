@@ -8,14 +8,34 @@ import (
 	"net/http"
 )
 
+// What the client knows of Range on presigned GETs (Client.rangeMode).
+// The SDKs never send Range, so whether a server honours it is learnt
+// from the first ranged GET that asks for part of a file: 206 says it
+// does, 200 (the whole body) that it does not; from then on, objects are
+// fetched whole into a spill file.
+const (
+	rangeUnknown  int32 = iota
+	rangeHonoured       // a ranged GET answered 206
+	rangeIgnored        // a ranged GET answered 200 with the whole file
+)
+
+// errSpilled says a read is to be served from the object's spill file.
+var errSpilled = errors.New("the object is being fetched whole")
+
 // ReadAt reads len(p) bytes of o at off with io.ReaderAt semantics: fewer
 // only at the end of the file, with io.EOF. An inline object is read from
-// memory; otherwise one ranged GET on the presigned URL fetches the range,
-// any range. A URL that has expired or is about to is re-resolved by a new
-// sync read; if the file changed meanwhile (another version, or 412 from
-// the blob server) the read fails with CodeStale, now and for every later
-// read of o. A body cut short is retried. ReadAt is safe for concurrent
-// use on one Object: parallel range reads share one re-resolution.
+// memory. Otherwise, while the server honours Range (or it is not known
+// yet), one ranged GET of the presigned URL fetches the range; once it is
+// known not to, the object is fetched whole, once, into a spill file in
+// Config.SpillDir (unlinked at once; Release closes it), and reads are
+// served from there as soon as the bytes they need have arrived.
+//
+// A URL that has expired or is about to is renewed by a new sync read. A
+// file that changed since Open (412 from the presigned GET, or a renewed
+// URL for another size) fails with CodeStale, now and for every later
+// read of o. A GET cut short is retried (GETs are safe to repeat). ReadAt
+// is safe for concurrent use on one Object: parallel reads share one
+// renewal and one whole fetch.
 func (c *Client) ReadAt(ctx context.Context, o *Object, p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, &Error{Code: CodeInvalid, Op: "read", Path: o.Path, Message: "negative offset"}
@@ -37,38 +57,124 @@ func (c *Client) ReadAt(ctx context.Context, o *Object, p []byte, off int64) (in
 		}
 		return copy(p, o.Inline[off:off+want]), eof
 	}
-	err := c.retry.do(ctx, "read", func(ctx context.Context) error {
-		return c.readRange(ctx, o, p[:want], off)
-	})
-	if err != nil {
+	if o.released() {
+		return 0, errReleased(o)
+	}
+	s := o.spill.Load()
+	if s == nil && c.rangeMode.Load() == rangeIgnored {
+		var err error
+		if s, err = o.startSpill(c, nil); err != nil {
+			return 0, err
+		}
+	}
+	if s == nil {
+		err := c.retry.do(ctx, "read", true, func(ctx context.Context) error {
+			return c.readRange(ctx, o, p[:want], off)
+		})
+		if !errors.Is(err, errSpilled) {
+			if err != nil {
+				return 0, err
+			}
+			return int(want), eof
+		}
+		s = o.spill.Load()
+	}
+	s.kick(c, o)
+	if err := s.readAt(ctx, p[:want], off, o.Path); err != nil {
 		return 0, err
 	}
 	return int(want), eof
 }
 
-// readRange is one attempt at a range: a URL with time to spare, then a
-// ranged GET; a URL the server refuses (403: expired) is re-resolved once
-// and the GET repeated at once.
+// readRange is one attempt at a range with a ranged GET. A 200 answer to
+// a request for part of the file says the server ignores Range: the
+// answer becomes the object's whole fetch, and errSpilled is returned.
 func (c *Client) readRange(ctx context.Context, o *Object, p []byte, off int64) error {
-	ref, err := c.readURL(ctx, o, 0)
+	last := off + int64(len(p)) - 1
+	a, err := c.presignedGet(ctx, o, fmt.Sprintf("bytes=%d-%d", off, last))
 	if err != nil {
 		return err
 	}
-	err = c.getRange(ctx, o, ref, p, off)
-	if e, ok := errors.AsType[*Error](err); ok && e.Status == http.StatusForbidden {
-		c.debugf("read %q: presigned URL refused (%s), re-resolving", o.Path, e.Message)
-		if ref, err = c.readURL(ctx, o, ref.gen); err != nil {
+	switch {
+	case a.StatusCode == http.StatusPartialContent:
+		defer a.Close()
+		if err := checkContentRange(a.Header.Get("Content-Range"), off, last, o.Size); err != nil {
+			return &Error{Code: CodeProtocol, Op: "read", Path: o.Path, Status: a.StatusCode, Err: err}
+		}
+		c.rangeMode.CompareAndSwap(rangeUnknown, rangeHonoured)
+	case a.ContentLength >= 0 && a.ContentLength != o.Size:
+		a.Close()
+		return o.stale("the whole file has another size than the one opened")
+	case off == 0 && int64(len(p)) == o.Size:
+		defer a.Close() // the whole file was asked for: a 200 says nothing of Range
+	default:
+		if c.rangeMode.Swap(rangeIgnored) != rangeIgnored {
+			c.debugf("read %q: the presigned GET ignored Range: fetching files whole from now on", o.Path)
+		}
+		if !a.detach() {
+			a.Close()
+			return ctxFailure(ctx, "read", o.Path)
+		}
+		if _, err := o.startSpill(c, a); err != nil {
 			return err
 		}
-		err = c.getRange(ctx, o, ref, p, off)
+		return errSpilled
+	}
+	if n, err := io.ReadFull(a.Body, p); err != nil {
+		e := a.fail(err)
+		if e.Code == CodeNetworkError {
+			e.Message = fmt.Sprintf("body cut short after %d of %d bytes", n, len(p))
+		}
+		return e
+	}
+	return nil
+}
+
+// presignedGet performs a GET of o's URL (ranged when rng is not ""),
+// and returns an answer with a 2xx status. A URL the server refuses (403
+// or 410: expired) is renewed once and the GET repeated at once; a 412
+// means the file changed (CodeStale, for good).
+func (c *Client) presignedGet(ctx context.Context, o *Object, rng string) (*answer, error) {
+	ref, err := c.readURL(ctx, o, 0)
+	if err != nil {
+		return nil, err
+	}
+	a, err := c.getOnce(ctx, o, ref, rng)
+	if e, ok := errors.AsType[*Error](err); ok && (e.Status == http.StatusForbidden || e.Status == http.StatusGone) {
+		c.debugf("read %q: presigned URL refused (%d), renewing it", o.Path, e.Status)
+		if ref, err = c.readURL(ctx, o, ref.gen); err != nil {
+			return nil, err
+		}
+		a, err = c.getOnce(ctx, o, ref, rng)
 	}
 	if CodeOf(err) == CodeStale {
 		o.p.kill(err)
 	}
-	return err
+	return a, err
 }
 
-// readURL returns o's URL, re-resolving it when it is unknown, refused
+// getOnce is one GET of a presigned URL; it returns 2xx answers.
+func (c *Client) getOnce(ctx context.Context, o *Object, ref urlRef, rng string) (*answer, error) {
+	x := &exchange{op: "read", path: o.Path, method: ref.method, url: ref.url, presigned: true}
+	if rng != "" {
+		x.header = map[string]string{"Range": rng}
+	}
+	a, err := c.send(ctx, x)
+	if err != nil {
+		return nil, err
+	}
+	if a.ok() {
+		return a, nil
+	}
+	defer a.Close()
+	e := a.statusError()
+	if a.StatusCode == http.StatusPreconditionFailed {
+		e.Code, e.Message = CodeStale, "the file changed since it was opened"
+	}
+	return nil, e
+}
+
+// readURL returns o's URL, renewing it when it is unknown, refused
 // (generation bad), or near expiry. Concurrent callers share one sync
 // read, made on a context detached from any one caller's cancellation
 // (and bounded by RequestTimeout), so that one reader giving up does not
@@ -99,55 +205,35 @@ func (c *Client) readURL(ctx context.Context, o *Object, bad int) (urlRef, error
 	}
 }
 
-// reresolve asks for a fresh URL for o, and checks that the file is the
-// one o describes.
+// reresolve asks for a fresh URL for o. An answer for another size, or an
+// inline one (nothing then proves it is the same file), is CodeStale.
 func (c *Client) reresolve(ctx context.Context, o *Object) (urlRef, error) {
 	r, exp, err := c.syncRead(ctx, o.Path)
 	if err != nil {
 		return urlRef{}, err
 	}
-	if r.Version != o.Version || r.Size != o.Size || r.PresignedURL == "" {
-		err := &Error{Code: CodeStale, Op: "read", Path: o.Path, Message: "the file changed since it was opened"}
-		o.p.kill(err)
-		return urlRef{}, err
+	if r.Size != o.Size || r.PresignedURL == "" {
+		return urlRef{}, o.stale("the file changed since it was opened")
 	}
 	return o.p.set(r, exp), nil
 }
 
-// getRange fetches exactly len(p) bytes of o at off with one ranged GET.
-func (c *Client) getRange(ctx context.Context, o *Object, ref urlRef, p []byte, off int64) error {
-	last := off + int64(len(p)) - 1
-	x := &exchange{op: "read", path: o.Path, method: ref.method, url: ref.url, presigned: true,
-		header: map[string]string{"Range": fmt.Sprintf("bytes=%d-%d", off, last)}}
-	a, err := c.send(ctx, x)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	switch a.StatusCode {
-	case http.StatusPartialContent:
-		if err := checkContentRange(a.Header.Get("Content-Range"), off, last, o.Size); err != nil {
-			return &Error{Code: CodeProtocol, Op: x.op, Path: o.Path, Status: a.StatusCode, Err: err}
-		}
-	case http.StatusOK:
-		if off != 0 {
-			return &Error{Code: CodeProtocol, Op: x.op, Path: o.Path, Status: a.StatusCode, Message: "the server ignored the Range header"}
-		}
-	case http.StatusPreconditionFailed:
-		e := a.statusError()
-		e.Code = CodeStale
-		return e
-	default:
-		return a.statusError()
-	}
-	if n, err := io.ReadFull(a.Body, p); err != nil {
-		e := a.fail(err)
-		if e.Code == CodeNetworkError {
-			e.Message = fmt.Sprintf("body cut short after %d of %d bytes", n, len(p))
-		}
-		return e
-	}
-	return nil
+// stale marks o stale for good and returns the error.
+func (o *Object) stale(msg string) error {
+	err := &Error{Code: CodeStale, Op: "read", Path: o.Path, Message: msg}
+	o.p.kill(err)
+	return err
+}
+
+// released reports whether Release was called.
+func (o *Object) released() bool {
+	o.p.mu.Lock()
+	defer o.p.mu.Unlock()
+	return o.p.released
+}
+
+func errReleased(o *Object) error {
+	return &Error{Code: CodeInvalid, Op: "read", Path: o.Path, Message: "read of a released object"}
 }
 
 // checkContentRange checks a 206 answer's "bytes first-last/size".

@@ -2,13 +2,33 @@ package transport_test
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/arker-ai/arkerfs/emulator"
 	"github.com/arker-ai/arkerfs/transport"
-	"github.com/arker-ai/arkerfs/transport/emulator"
-	"github.com/arker-ai/arkerfs/transport/wire"
+	"github.com/arker-ai/arkerfs/wire"
 )
+
+// logSink collects debug lines.
+type logSink struct {
+	mu    sync.Mutex // protects lines
+	lines []string
+}
+
+func (l *logSink) logf(format string, args ...any) {
+	l.mu.Lock()
+	l.lines = append(l.lines, fmt.Sprintf(format, args...))
+	l.mu.Unlock()
+}
+
+func (l *logSink) text() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
 
 // The key never appears in debug logs or error strings, and neither does
 // a presigned URL's token.
@@ -18,7 +38,7 @@ func TestKeyAndTokensNeverShown(t *testing.T) {
 		t.Fatal("test key changed")
 	}
 	var logs logSink
-	e := newEmu(t)
+	e := newEmu(t, wire.LineageB)
 	c := e.client(t, func(c *transport.Config) { c.Debug = logs.logf })
 	var errs []error
 	note := func(err error) {
@@ -29,31 +49,27 @@ func TestKeyAndTokensNeverShown(t *testing.T) {
 	_, err := c.DescribeVM(ctxT(t))
 	note(err)
 	data := randBytes(wire.ChunkSize + 1)
-	for _, r := range c.Upload(ctxT(t), []transport.Upload{up("/home/user/big", data), up("/home/user/small", data[:10])}) {
+	for _, r := range c.Upload(ctxT(t), []transport.Upload{up(vm("big"), data), up(vm("small"), data[:10])}) {
 		note(r.Err)
 	}
-	if got := readAll(t, c, "/home/user/big"); !bytes.Equal(got, data) {
+	if got := readAll(t, c, vm("big")); !bytes.Equal(got, data) {
 		t.Fatal("content differs")
 	}
 	// Failures of every kind, presigned ones included.
-	e.InjectFault(emulator.Fault{Endpoint: emulator.EndpointBlobGet, Kind: emulator.FaultDrop, Times: -1})
-	e.InjectFault(emulator.Fault{Endpoint: emulator.EndpointBlobPut, Kind: emulator.FaultDrop, Times: -1})
-	e.InjectFault(emulator.Fault{Endpoint: emulator.EndpointRun, Kind: emulator.FaultStatus, Status: 500, Times: -1})
-	o, err := c.Open(ctxT(t), "/home/user/big")
+	e.InjectFault(emulator.Fault{Endpoint: emulator.EndpointPresignedGet, Kind: emulator.FaultDrop, Times: -1})
+	e.InjectFault(emulator.Fault{Endpoint: emulator.EndpointRunsCreate, Kind: emulator.FaultStatus, Code: wire.CodeInternal, Times: -1})
+	o, err := c.Open(ctxT(t), vm("big"))
 	note(err)
 	_, err = c.ReadAt(ctxT(t), o, make([]byte, 10), 0)
 	note(err)
-	for _, r := range c.Upload(ctxT(t), []transport.Upload{up("/home/user/big2", data)}) {
-		note(r.Err)
-	}
-	_, err = c.Run(ctxT(t), "true", transport.RunOptions{IdempotencyKey: newID()})
+	_, err = c.Run(ctxT(t), "true", transport.RunOptions{})
 	note(err)
-	_, err = c.Open(ctxT(t), "/home/user/missing")
+	_, err = c.Open(ctxT(t), vm("missing"))
 	note(err)
 	bad := e.client(t, func(c *transport.Config) { c.Debug = logs.logf; c.APIKey = "ark_wrong_" + secret })
 	_, err = bad.DescribeVM(ctxT(t))
 	note(err)
-	if len(errs) < 5 {
+	if len(errs) < 4 {
 		t.Fatalf("only %d failures to look at: %v", len(errs), errs)
 	}
 	text := logs.text()
@@ -63,7 +79,7 @@ func TestKeyAndTokensNeverShown(t *testing.T) {
 	if strings.Contains(text, secret) {
 		t.Fatalf("the key shows:\n%s", text)
 	}
-	if strings.Contains(text, wire.PathBlob) {
+	if strings.Contains(text, "/_emulator/presigned/") {
 		t.Fatalf("a presigned URL shows:\n%s", text)
 	}
 	if !strings.Contains(text, "(presigned)") || !strings.Contains(text, "sync read") {

@@ -2,11 +2,12 @@ package transport
 
 import "context"
 
-// UploadBatcher sends uploads that become ready together in as few sync
-// requests as Upload can pack (group commit): an upload that arrives while
-// none is in flight goes at once; uploads that arrive meanwhile go together
-// in the next round. Many files closed at the same moment (an editor
-// saving all, parallel writers) share round trips; a lone one never waits.
+// UploadBatcher sends uploads that become ready together in as few chunk
+// write requests as Upload can pack and one install run (group commit): an
+// upload that arrives while none is in flight goes at once; uploads that
+// arrive meanwhile go together in the next round. Many files closed at the
+// same moment (an editor saving all, parallel writers) share round trips;
+// a lone one never waits.
 type UploadBatcher struct {
 	g *groupCommit[Upload, UploadResult]
 }
@@ -21,9 +22,10 @@ func NewUploadBatcher(c *Client) *UploadBatcher {
 	return &UploadBatcher{g: newGroupCommit(maxUploadRound, maxUploadQueued, c.Upload)}
 }
 
-// Do uploads u, possibly together with others, and returns its result. A
-// caller that gives up leaves its upload to the round; its upload id makes
-// a later retry of the same data harmless.
+// Do uploads u, possibly together with others, and returns its result
+// (see Client.Upload). A caller that gives up is answered at once; an
+// upload not yet sent is dropped, one under way finishes in its round.
+// Repeating an upload is harmless: it writes the same bytes again.
 func (b *UploadBatcher) Do(ctx context.Context, u Upload) UploadResult {
 	if r, ok := b.g.do(ctx, u); ok {
 		return r

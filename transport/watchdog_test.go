@@ -10,11 +10,16 @@ import (
 	"time"
 
 	"github.com/arker-ai/arkerfs/transport"
-	"github.com/arker-ai/arkerfs/transport/wire"
+	"github.com/arker-ai/arkerfs/wire"
 )
 
 // The emulator has no fault that stalls a body half way, so these tests
 // use a small raw server that does.
+
+// presignedAnswer is a sync read answer pointing at url.
+func presignedAnswer(size int, url string) string {
+	return fmt.Sprintf(`{"ok":true,"op":"read","path":"/home/user/f","size":%d,"presigned_url":"%s/blob?t=secrettoken","expires_in":900,"method":"GET"}`, size, url)
+}
 
 // A download that stops moving is cut after TransferStall.
 func TestDownloadStallCut(t *testing.T) {
@@ -22,7 +27,7 @@ func TestDownloadStallCut(t *testing.T) {
 	var url string
 	url = rawServer(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/blob" {
-			fmt.Fprintf(w, `{"path":"/home/user/f","size":%d,"presigned_url":"%s/blob","method":"GET","version":"v1"}`, size, url)
+			fmt.Fprint(w, presignedAnswer(size, url))
 			return
 		}
 		w.Header().Set("Content-Range", fmt.Sprintf("bytes 0-%d/%d", size-1, size))
@@ -32,18 +37,21 @@ func TestDownloadStallCut(t *testing.T) {
 		w.(http.Flusher).Flush()
 		<-r.Context().Done() // then nothing, until the client goes
 	})
-	c := rawClient(t, url, func(c *transport.Config) { c.TransferStall = 300 * time.Millisecond })
+	c := rawClient(t, url, func(c *transport.Config) { c.TransferStall = 300 * time.Millisecond; c.Retry.Attempts = 1 })
 	o, err := c.Open(ctxT(t), "/home/user/f")
 	if err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
 	_, err = c.ReadAt(ctxT(t), o, make([]byte, size), 0)
-	if transport.CodeOf(err) != transport.CodeTimeout || !strings.Contains(err.Error(), "stalled") {
+	if transport.CodeOf(err) != transport.CodeTimeout || !strings.Contains(err.Error(), "stalled") || !transport.IsRetryable(err) {
 		t.Fatalf("stalled download: %v", err)
 	}
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("cut after %v", d)
+	}
+	if strings.Contains(err.Error(), "secrettoken") {
+		t.Fatalf("the error shows the URL's token: %v", err)
 	}
 }
 
@@ -63,9 +71,10 @@ func TestUploadStallCut(t *testing.T) {
 	c := rawClient(t, url, func(c *transport.Config) {
 		c.TransferStall = 300 * time.Millisecond
 		c.RequestTimeout = time.Second
+		c.Retry.Attempts = 1
 	})
 	start := time.Now()
-	ups := []transport.Upload{up(wire.HomeDir+"/a", randBytes(wire.ChunkSize)), up(wire.HomeDir+"/b", randBytes(wire.ChunkSize))}
+	ups := []transport.Upload{up("/home/user/a", randBytes(wire.ChunkSize)), up("/home/user/b", randBytes(wire.ChunkSize))}
 	for i, r := range c.Upload(ctxT(t), ups) {
 		if transport.CodeOf(r.Err) != transport.CodeTimeout || !transport.IsRetryable(r.Err) {
 			t.Fatalf("stalled upload: %v", r.Err)
@@ -85,8 +94,11 @@ func TestSlowDownloadNotCut(t *testing.T) {
 	var url string
 	url = rawServer(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/blob" {
-			fmt.Fprintf(w, `{"path":"/home/user/f","size":%d,"presigned_url":"%s/blob","method":"GET","version":"v1"}`, size, url)
+			fmt.Fprint(w, presignedAnswer(size, url))
 			return
+		}
+		if r.Header.Get("Authorization") != "" {
+			t.Error("a presigned GET carried the API key")
 		}
 		w.Header().Set("Content-Range", fmt.Sprintf("bytes 0-%d/%d", size-1, size))
 		w.Header().Set("Content-Length", fmt.Sprint(size))

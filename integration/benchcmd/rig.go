@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/arker-ai/arkerfs/transport/emulator"
+	"github.com/arker-ai/arkerfs/emulator"
 )
 
 // rig is the bench's world: a scratch directory, the emulated VM whose

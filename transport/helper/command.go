@@ -21,8 +21,10 @@ const (
 	// less its terminating NUL.
 	MaxPathBytes = 4095
 	// MaxTreeLimit bounds a tree operation's Limit, so that its output
-	// stays far below what the run endpoint keeps of stdout (64 MiB).
-	MaxTreeLimit = 100_000
+	// (about 130 bytes an entry, a third more when the output must travel
+	// as base64) stays well inside a run's output window (10 MiB of
+	// stdout and stderr combined).
+	MaxTreeLimit = 40_000
 )
 
 //go:embed helper.sh
@@ -68,6 +70,14 @@ func Validate(op Op) error {
 		return nil
 	case OpRename, OpLink:
 		return checkPath(op.Path2)
+	case OpInstall:
+		if err := checkPath(op.Path2); err != nil {
+			return err
+		}
+		if op.Mode&^07777 != 0 {
+			return invalid("mode %#o has bits beyond 07777", op.Mode)
+		}
+		return nil
 	case OpTree:
 		if op.Depth < 1 || op.Limit < 1 || op.Limit > MaxTreeLimit {
 			return invalid("tree needs depth >= 1 and 1 <= limit <= %d", MaxTreeLimit)
@@ -112,6 +122,11 @@ func args(op Op) []string {
 		return []string{op.Path, op.Path2}
 	case OpRename:
 		return []string{op.Path, op.Path2, bit(op.NoReplace)}
+	case OpInstall:
+		if op.KeepMode {
+			return []string{op.Path, op.Path2, "-"}
+		}
+		return []string{op.Path, op.Path2, mode}
 	case OpUtimens:
 		return []string{op.Path, timeArg(op.Atime), timeArg(op.Mtime)}
 	case OpTree:

@@ -28,6 +28,7 @@ var fuzzOpSets = [][]Op{
 	{{Kind: OpStat, Path: "/"}},
 	{{Kind: OpList, Path: "/"}, {Kind: OpUnlink, Path: "/x"}},
 	{{Kind: OpTree, Path: "/", Depth: 3, Limit: 2}},
+	{{Kind: OpInstall, Path: "/a", Path2: "/.t", KeepMode: true}, {Kind: OpInstall, Path: "/b", Path2: "/.u", Mode: 0o600}},
 	{{Kind: OpStatfs, Path: "/"}, {Kind: OpReadlink, Path: "/l"}, {Kind: OpRename, Path: "/a", Path2: "/b"}},
 	{{Kind: OpStat, Path: "/a"}, {Kind: OpStat, Path: "/b"}, {Kind: OpStat, Path: "/c"}, {Kind: OpList, Path: "/"}},
 }

@@ -235,6 +235,29 @@ op_link() {
 	if _m=$(ln -P -T -- "$1" "$2" 2>&1); then _done "$2"; else _fail "$2" "$_m" EEXIST; fi
 }
 
+# op_install DST TMP MODE: put the regular file TMP in DST's place with
+# one rename(2) (atomic for readers of DST), after giving it MODE; MODE -
+# keeps DST's mode when DST is a regular file, else 0644. Missing parent
+# directories of DST are made (0755), as a sync write makes them. TMP is
+# removed when the install fails.
+op_install() {
+	if [ ! -f "$2" ] || [ -L "$2" ]; then
+		if _exists "$2"; then _err EINVAL "the uploaded file is not a regular file"; else _why "$2" "the uploaded file is missing" EIO; fi
+		return
+	fi
+	if _isdir "$1"; then rm -f -- "$2"; _err EISDIR "is a directory"; return; fi
+	_d=${1%/*}
+	if [ -n "$_d" ] && [ ! -d "$_d" ]; then (umask 022 && mkdir -p -- "$_d") >/dev/null 2>&1; fi
+	_mo=$3
+	if [ "$_mo" = - ]; then
+		_mo=
+		if [ -f "$1" ] && [ ! -L "$1" ]; then _mo=$(find "$1" -maxdepth 0 -printf '%m' 2>/dev/null); fi
+		[ -n "$_mo" ] || _mo=644
+	fi
+	if ! _m=$(chmod "$_mo" -- "$2" 2>&1); then rm -f -- "$2"; _fail "$2" "$_m" EPERM; return; fi
+	if _m=$(mv -f -T -- "$2" "$1" 2>&1); then _done "$1"; else rm -f -- "$2"; _fail "$1" "$_m" EIO; fi
+}
+
 op_statfs() {
 	if _m=$(stat -f -c '%S %b %f %a %c %d %l' -- "$1" 2>&1); then _out ok s "$_m"; else _fail "$1" "$_m" EIO; fi
 }
@@ -284,7 +307,7 @@ arkerfs_main() {
 		stats) _c=$((${1:-0} + 1)) ;;
 		stat | list | rmdir | unlink | readlink | statfs) _c=1 ;;
 		mkdir | chmod | truncate | symlink | link) _c=2 ;;
-		create | rename | tree | utimens) _c=3 ;;
+		create | rename | tree | utimens | install) _c=3 ;;
 		*) _out fatal EINVAL "unknown operation"; return 0 ;;
 		esac
 		if [ $# -lt $_c ] || [ $_c -lt 1 ]; then _out fatal EINVAL "missing arguments"; return 0; fi

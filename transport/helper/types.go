@@ -76,6 +76,7 @@ const (
 	OpReadlink Kind = "readlink" // Path → Target (and Attr)
 	OpLink     Kind = "link"     // Path (existing) → Path2 (new) → Attr of Path2
 	OpStatfs   Kind = "statfs"   // Path → Statfs
+	OpInstall  Kind = "install"  // Path2 (a regular file) renamed over Path, Mode or KeepMode → Attr of Path
 )
 
 // Time is one of utimens' times: left alone, set to now, or set to Ns.
@@ -91,7 +92,7 @@ type Time struct {
 type Op struct {
 	Kind      Kind
 	Path      string // the file operated on; for symlink the new link, for link the existing file
-	Path2     string // rename's destination; link's new name
+	Path2     string // rename's destination; link's new name; install's uploaded file
 	Target    string // symlink's content: any bytes but NUL, non-empty
 	Mode      uint32 // mkdir, create, chmod: permission bits (07777 at most), umask not applied
 	Size      int64  // truncate's new size
@@ -99,6 +100,7 @@ type Op struct {
 	Mtime     Time   // utimens
 	NoReplace bool   // rename: fail with EEXIST if Path2 exists (RENAME_NOREPLACE)
 	Exclusive bool   // create: fail with EEXIST if Path exists (O_EXCL)
+	KeepMode  bool   // install: give Path2 Path's mode if Path is a regular file, else 0644, instead of Mode
 	Depth     int    // tree: levels below Path to list, 1 = Path's entries only
 	Limit     int    // tree: most entries to return (1..MaxTreeLimit)
 }

@@ -1,8 +1,0 @@
-package transport
-
-// Internals the external tests check directly.
-var (
-	EntrySize    = entrySize
-	PlanBatches  = planBatches
-	EnvelopeSize = len(envelopeHead) + len(envelopeTail)
-)
