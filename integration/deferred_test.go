@@ -17,7 +17,7 @@ func TestDeferredMkdirTravelsWithNextRun(t *testing.T) {
 	if _, err := os.ReadDir(e.mnt); err != nil {
 		t.Fatal(err)
 	}
-	runs := e.requests(emulator.EndpointRun)
+	runs := e.requests(emulator.EndpointRunsCreate)
 	if err := os.Mkdir(e.path("d"), 0o750); err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestDeferredMkdirTravelsWithNextRun(t *testing.T) {
 	}
 	// Two mkdirs, a stat, a listing and a create: the mkdirs ride along
 	// with the create's run (a timer may have sent them a run earlier).
-	if n := e.requests(emulator.EndpointRun) - runs; n > 2 {
+	if n := e.requests(emulator.EndpointRunsCreate) - runs; n > 2 {
 		t.Fatalf("%d runs for mkdir, mkdir, create; want at most 2", n)
 	}
 }
