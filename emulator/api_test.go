@@ -1,7 +1,9 @@
 package emulator
 
 import (
+	"net/http"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/arker-ai/arkerfs/wire"
@@ -146,5 +148,31 @@ func TestStatsNames(t *testing.T) {
 	e.s.ResetStats()
 	if st := e.s.Stats(); len(st.Requests) != 0 || st.BytesIn != 0 {
 		t.Errorf("after reset: %+v", st)
+	}
+}
+
+func TestWrapCoversTheAPIOnly(t *testing.T) {
+	var seen []string
+	var mu sync.Mutex
+	e := newEnv(t, wire.LineageA, func(o *Options) {
+		o.InlineReadMax = 1
+		o.Wrap = func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				seen = append(seen, r.URL.Path)
+				mu.Unlock()
+				h.ServeHTTP(w, r)
+			})
+		}
+	})
+	e.put("f", []byte("abc"))
+	r := e.read("/home/user/f")
+	e.presigned(r.PresignedURL, "")
+	e.call("GET", "/_emulator/stats", nil, nil)
+	e.call("GET", "/v1/nope", nil, nil)
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(seen, []string{vm("/sync"), "/v1/nope"}) {
+		t.Errorf("wrapped %v", seen)
 	}
 }

@@ -71,14 +71,10 @@ func checkJSONType(r *http.Request) *apiError {
 
 // parseObject decodes data as one JSON object and nothing after it.
 func parseObject(data []byte, field string) (map[string]json.RawMessage, *apiError) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var tok json.Token
-	var err error
-	if tok, err = dec.Token(); err != nil || tok != json.Delim('{') {
+	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) == 0 || t[0] != '{' {
 		return nil, invalidField(fieldName(field), "must be a JSON object")
 	}
-	dec = json.NewDecoder(bytes.NewReader(data))
+	dec := json.NewDecoder(bytes.NewReader(data))
 	var obj map[string]json.RawMessage
 	if err := dec.Decode(&obj); err != nil {
 		return nil, invalidField(fieldName(field), "is not valid JSON: %v", err)

@@ -81,6 +81,19 @@ func unavailable(after int64, format string, args ...any) *apiError {
 	return e
 }
 
+// Values of details.reason and details.feature of unsupported_operation.
+const (
+	reasonNotSupported  = "feature_not_supported"
+	featureGuestControl = "guest_control"
+)
+
+// unsupportedRuns is the refusal of runs where no sandbox can be made.
+func unsupportedRuns(format string, args ...any) *apiError {
+	e := newError(wire.CodeUnsupportedOperation, format, args...)
+	e.details = &wire.ErrorDetails{Reason: reasonNotSupported, Feature: featureGuestControl}
+	return e
+}
+
 // statusB is lineage B's status per code: B publishes none per code, so
 // these are the usual ones (A's where the code exists in A).
 var statusB = map[string]int{

@@ -21,8 +21,8 @@ const (
 
 // ledger holds chunk uploads by upload_id. An upload outlives the request
 // that began it: its chunks may come in several requests, in any order.
-// Lock order: ledger.mu before upload.mu is never taken; upload.mu may be
-// held while ledger.mu is taken briefly.
+// Lock order: upload.mu, then ledger.mu (a chunk write makes staging and
+// drops uploads); ledger.mu holders only TryLock an upload.
 type ledger struct {
 	now func() time.Time
 
@@ -176,7 +176,9 @@ func (lg *ledger) tidy() {
 	lg.mu.Lock()
 	defer lg.mu.Unlock()
 	for _, up := range lg.ups {
-		up.mu.Lock()
+		if !up.mu.TryLock() {
+			return // busy: a chunk is being written (it may take lg.mu)
+		}
 		open := up.file != nil
 		up.mu.Unlock()
 		if open {

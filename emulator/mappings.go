@@ -59,6 +59,7 @@ func newMappings(table map[string]string) (*mappings, error) {
 	for _, m := range ms.list {
 		root, err := os.OpenRoot(m.host)
 		if err != nil {
+			ms.close()
 			return nil, fmt.Errorf("mapping %s: %w", m.vm, err)
 		}
 		m.root = root
@@ -108,7 +109,9 @@ func (ms *mappings) resolve(p, field string) (vmFile, *apiError) {
 // close releases the roots.
 func (ms *mappings) close() {
 	for _, m := range ms.list {
-		m.root.Close()
+		if m.root != nil {
+			m.root.Close()
+		}
 	}
 }
 

@@ -86,25 +86,9 @@ func (s *Server) servePresigned(w http.ResponseWriter, r *http.Request, token st
 		return
 	}
 	s.stats.count(EndpointPresignedGet)
-	forceExpired := false
-	if f, hit := s.faults.take(EndpointPresignedGet); hit {
-		switch f.Kind {
-		case FaultStatus:
-			fail(f.apiError())
-			return
-		case FaultDrop:
-			panic(http.ErrAbortHandler)
-		case FaultDelay:
-			if !sleepCtx(r.Context(), f.Delay) {
-				return
-			}
-		case FaultExpire:
-			forceExpired = true
-		case FaultDropAfter:
-			rw.discard = true
-		case FaultTruncate:
-			rw.truncate = true
-		}
+	forceExpired, stop := s.applyFault(EndpointPresignedGet, rw, r, func(e *apiError) { fail(e) })
+	if stop {
+		return
 	}
 	s.presignedGet(w, r, token, forceExpired, fail)
 	if rw.discard || rw.truncate {

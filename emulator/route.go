@@ -213,23 +213,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		sb, c.rt.endpoint, bodyErr = s.readSync(r)
 	}
 	s.stats.count(c.rt.endpoint)
-	if f, hit := s.faults.take(c.rt.endpoint); hit {
-		s.logf("emulator: fault %s hits %s", f.Kind, c.rt.endpoint)
-		switch f.Kind {
-		case FaultStatus:
-			c.fail(f.apiError())
-			return
-		case FaultDrop:
-			panic(http.ErrAbortHandler)
-		case FaultDelay:
-			if !sleepCtx(r.Context(), f.Delay) {
-				return
-			}
-		case FaultDropAfter:
-			rw.discard = true
-		case FaultTruncate:
-			rw.truncate = true
-		}
+	if _, stop := s.applyFault(c.rt.endpoint, rw, r, c.fail); stop {
+		return
 	}
 	if rt.op != opHealth {
 		if aerr := s.authorize(r); aerr != nil {
@@ -247,6 +232,34 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if rw.discard || rw.truncate {
 		rw.cut()
 	}
+}
+
+// applyFault takes the fault that hits a request to endpoint, if any, and
+// carries out what acts before the request is handled; rw remembers what
+// acts on the answer. stop says the request is answered (or dropped);
+// expired says a presigned URL is to be taken as expired.
+func (s *Server) applyFault(endpoint string, rw *respWriter, r *http.Request, fail func(*apiError)) (expired, stop bool) {
+	f, hit := s.faults.take(endpoint)
+	if !hit {
+		return false, false
+	}
+	s.logf("emulator: fault %s hits %s", f.Kind, endpoint)
+	switch f.Kind {
+	case FaultStatus:
+		fail(f.apiError())
+		return false, true
+	case FaultDrop:
+		panic(http.ErrAbortHandler)
+	case FaultDelay:
+		return false, !sleepCtx(r.Context(), f.Delay)
+	case FaultExpire:
+		return true, false
+	case FaultDropAfter:
+		rw.discard = true
+	case FaultTruncate:
+		rw.truncate = true
+	}
+	return false, false
 }
 
 func (s *Server) dispatch(c *call, sb *syncBody) {

@@ -6,8 +6,6 @@ import (
 	"os/exec"
 	"strings"
 	"syscall"
-
-	"github.com/arker-ai/arkerfs/wire"
 )
 
 // sandbox starts commands with every mapping seen at its VM path, in one
@@ -35,9 +33,10 @@ func newSandbox(list []*mapping, forceUserNS bool) (*sandbox, *apiError) {
 	}
 	steps, err := planMounts(vms, isHostDir)
 	if err != nil {
-		return nil, newError(wire.CodeUnsupportedOperation, "runs cannot show the VM's directories: %v", err)
+		return nil, unsupportedRuns("runs cannot show the VM's directories: %v", err)
 	}
 	var reasons []string
+
 	if !forceUserNS {
 		t, err := startNSThread(hosts, steps)
 		if err == nil {
@@ -50,7 +49,7 @@ func newSandbox(list []*mapping, forceUserNS bool) (*sandbox, *apiError) {
 		return &sandbox{user: u}, nil
 	}
 	reasons = append(reasons, "user namespace: "+err.Error())
-	return nil, newError(wire.CodeUnsupportedOperation,
+	return nil, unsupportedRuns(
 		"runs need a private mount namespace to show the VM's directories at their paths, and none can be made here (%s)",
 		strings.Join(reasons, "; "))
 }

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"os/exec"
 	"runtime"
-
-	"github.com/arker-ai/arkerfs/wire"
 )
 
 // sandbox is absent off Linux: showing directories at their VM paths needs
@@ -16,7 +14,7 @@ import (
 type sandbox struct{}
 
 func newSandbox(list []*mapping, forceUserNS bool) (*sandbox, *apiError) {
-	return nil, newError(wire.CodeUnsupportedOperation,
+	return nil, unsupportedRuns(
 		"runs need a private mount namespace to show the VM's directories at their paths; %s has none, so the emulator cannot run commands here",
 		runtime.GOOS)
 }

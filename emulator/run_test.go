@@ -1,7 +1,6 @@
 package emulator
 
 import (
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -94,5 +93,4 @@ func TestRunTimeoutAndExit(t *testing.T) {
 	if r.Status != 200 || r.State != wire.RunCompleted || exit(r) != 3 || r.StdoutEncoding != wire.EncodingBase64 || r.Stdout != "/w==" {
 		t.Fatalf("exit 3: %+v", r)
 	}
-	_ = http.StatusOK
 }

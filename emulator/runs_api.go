@@ -116,7 +116,7 @@ func (s *Server) createRun(c *call) {
 	if hasKey {
 		canon, _ := json.Marshal(req) // a struct: one canonical form per request
 		digest = sha256.Sum256(canon)
-		if e, ok := rs.idem[key[0]]; ok {
+		if e, ok := rs.idem[key[0]]; ok && rs.runs[e.runID] != nil {
 			r := rs.runs[e.runID]
 			rs.mu.Unlock()
 			if e.digest != digest {

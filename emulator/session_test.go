@@ -2,7 +2,6 @@ package emulator
 
 import (
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -339,5 +338,4 @@ func TestCancelRun(t *testing.T) {
 	}
 	status, b = e.call("DELETE", vm("/runs/run_nope"), nil, nil)
 	e.wantError(status, b, 404, wire.CodeNotFound)
-	_ = http.StatusOK
 }

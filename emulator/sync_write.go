@@ -31,6 +31,7 @@ func (s *Server) syncWrite(c *call, entries []writeEntry) {
 		var aerr *apiError
 		if e.unsupported != "" {
 			aerr = newError(wire.CodeUnsupportedOperation, "this server takes chunk writes only, not a %s", e.unsupported)
+			aerr.details = &wire.ErrorDetails{Reason: reasonNotSupported}
 		} else {
 			aerr = s.writeChunk(e.chunk, &res)
 		}
