@@ -94,7 +94,7 @@ func newEmu(t testing.TB, lin wire.Lineage, mods ...func(*emulator.Options)) *em
 func (e *emu) client(t testing.TB, mods ...func(*transport.Config)) *transport.Client {
 	t.Helper()
 	cfg := transport.Config{APIKey: testKey, BaseURL: e.url, VMID: emulator.DefaultVMID, Retry: fastRetry,
-		RequestTimeout: 10 * time.Second, TransferStall: 10 * time.Second, PollBase: 20 * time.Millisecond,
+		RequestTimeout: 30 * time.Second, TransferStall: 10 * time.Second, PollBase: 20 * time.Millisecond,
 		PollMax: 100 * time.Millisecond, SpillDir: t.TempDir()}
 	for _, m := range mods {
 		m(&cfg)

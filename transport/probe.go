@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -46,15 +47,17 @@ type Capabilities struct {
 //   - the lineage, from the error form of a harmless bad request (a sync
 //     read of a relative path: typed envelope with request_id → A, flat
 //     envelope → B);
-//   - /sync-stream, from a POST without its required query (400: the
-//     route exists; 404, or 422 unsupported_operation: it does not);
-//   - sessions, from a run of ":" in the client's own session pool;
+//   - /sync-stream, from a valid raw upload of an empty file to a
+//     temporary name in /tmp (200: the route exists; 404, or 422
+//     unsupported_operation: it does not);
+//   - sessions, from a run in the client's own session pool that removes
+//     that file;
 //   - Range on presigned GETs, from a one-byte ranged GET of presignedPath
 //     when it is given and answered with a presigned URL.
 //
-// It changes nothing on the VM but starting a shell in one of arkerfs's
-// sessions, and it teaches the client what it learns (as its requests
-// would). The error is for a failure that stops everything (a bad key, an
+// It leaves nothing on the VM (but a shell in one of arkerfs's sessions),
+// sends only requests the published API declares, and teaches the client
+// what it learns (as its requests would). The error is for a failure that stops everything (a bad key, an
 // unknown VM); the failure of one probe is in Problems.
 func (c *Client) Probe(ctx context.Context, presignedPath string) (*Capabilities, error) {
 	caps := &Capabilities{}
@@ -63,10 +66,11 @@ func (c *Client) Probe(ctx context.Context, presignedPath string) (*Capabilities
 		return nil, err
 	}
 	caps.Lineage = lineage
-	if caps.SyncStream, err = c.probeStream(ctx); err != nil {
+	tmp := tarTempDir + "/" + tempPrefix + "probe-" + newULID() + tempSuffix
+	if caps.SyncStream, err = c.probeStream(ctx, tmp); err != nil {
 		caps.Problems = append(caps.Problems, "sync-stream: "+err.Error())
 	}
-	if r, err := c.Run(ctx, ":", RunOptions{Timeout: 30 * time.Second}); err != nil {
+	if r, err := c.Run(ctx, "rm -f -- "+shellQuote(tmp), RunOptions{Timeout: 30 * time.Second}); err != nil {
 		caps.Problems = append(caps.Problems, "sessions: "+err.Error())
 	} else {
 		caps.Sessions, caps.SessionID = r.ExitCode == 0, r.SessionID
@@ -109,20 +113,19 @@ func (c *Client) probeLineage(ctx context.Context) (wire.Lineage, error) {
 	return wire.LineageB, nil
 }
 
-// probeStream tells whether /sync-stream exists.
-func (c *Client) probeStream(ctx context.Context) (bool, error) {
-	x := &exchange{op: "probe", method: http.MethodPost, url: c.vmURL(wire.SuffixSyncStream), body: []byte{}, limit: c.cfg.RequestTimeout}
-	status, body, err := c.rawCall(ctx, x)
+// probeStream tells whether /sync-stream exists, with a valid request
+// that does next to nothing: an empty file written to the temporary path
+// tmp (the caller removes it).
+func (c *Client) probeStream(ctx context.Context, tmp string) (bool, error) {
+	_, err := c.stream(ctx, "probe", tmp, nil, 0, "", "")
+	var e *Error
 	switch {
-	case err != nil:
-		return false, err
-	case status == http.StatusNotFound || status == http.StatusUnprocessableEntity:
-		c.noStream.Store(true)
-		return false, nil
-	case status == http.StatusBadRequest:
+	case err == nil:
 		return true, nil
+	case errors.As(err, &e) && e.answered && routeAbsent(e):
+		return false, nil
 	}
-	return false, fmt.Errorf("unexpected answer %d: %s", status, textExcerpt(body, status))
+	return false, err
 }
 
 // probeRange asks one byte of a presigned file with Range.

@@ -98,7 +98,9 @@ func (c *Client) readRange(ctx context.Context, o *Object, p []byte, off int64) 
 	switch {
 	case a.StatusCode == http.StatusPartialContent:
 		defer a.Close()
-		if err := checkContentRange(a.Header.Get("Content-Range"), off, last, o.Size); err != nil {
+		if err := checkContentRange(a.Header.Get("Content-Range"), off, last, o.Size); errors.Is(err, errOtherSize) {
+			return o.stale("the file has another size than the one opened")
+		} else if err != nil {
 			return &Error{Code: CodeProtocol, Op: "read", Path: o.Path, Status: a.StatusCode, Err: err}
 		}
 		c.rangeMode.CompareAndSwap(rangeUnknown, rangeHonoured)
@@ -246,7 +248,10 @@ func checkContentRange(cr string, first, last, size int64) error {
 		return fmt.Errorf("asked bytes %d-%d, got %d-%d", first, last, f, l)
 	}
 	if s != size {
-		return fmt.Errorf("file size %d, Content-Range says %d", size, s)
+		return fmt.Errorf("file size %d, Content-Range says %d: %w", size, s, errOtherSize)
 	}
 	return nil
 }
+
+// errOtherSize says a ranged answer is of a file of another size.
+var errOtherSize = errors.New("the file has another size")

@@ -76,8 +76,11 @@ func (c *Client) Run(ctx context.Context, command string, opt RunOptions) (*RunR
 	if err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	r, abandoned, err := c.run(ctx, command, idx, opt)
-	c.sessions.release(idx, abandoned)
+	// An abandoned run ends at the latest when the VM kills it: its
+	// timeout after it started, which is after the request was sent.
+	c.sessions.release(idx, abandoned, start.Add(time.Duration(wholeSeconds(opt.Timeout))*time.Second+runPollMargin))
 	return r, err
 }
 

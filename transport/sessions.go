@@ -2,7 +2,10 @@ package transport
 
 import (
 	"context"
+	"slices"
+	"sort"
 	"sync"
+	"time"
 )
 
 // sessionPool hands out arkerfs's own session indices, one run at a time
@@ -22,8 +25,11 @@ import (
 //
 // An index whose run was abandoned (its outcome unknown, or its polling
 // given up while it may still run) is retired rather than given back, and
-// a fresh index takes its place, so that no later run of ours interrupts
-// it.
+// another index takes its place, so that no later run of ours interrupts
+// it: a retired index whose run has certainly ended (the VM killed it at
+// its timeout) when there is one, else a fresh index. The sessions the
+// client opens on the VM stay bounded by the runs it can have abandoned
+// within one run timeout.
 //
 // The server binds an Idempotency-Key to the whole request, session_idx
 // included, so a run repeated under a caller's own key must go to the
@@ -36,6 +42,7 @@ type sessionPool struct {
 	busy   map[int]bool   // indices in use
 	member map[int]bool   // indices of the pool (not retired)
 	next   int            // the next fresh index
+	dead   []retired      // retired indices, in the order their runs certainly end
 	keyed  map[string]int // a caller's idempotency key → the index its run used
 	keys   []string       // keyed's keys, oldest first
 	wake   chan struct{}  // closed (and replaced) whenever an index is released
@@ -103,18 +110,33 @@ func (p *sessionPool) rememberLocked(key string, idx int) {
 	p.keys = append(p.keys, key)
 }
 
-// release gives idx back; when its run was abandoned, the index is
-// retired and a fresh one joins the pool instead.
-func (p *sessionPool) release(idx int, abandoned bool) {
+// retired is an index out of use until its abandoned run has certainly
+// ended.
+type retired struct {
+	idx   int
+	ended time.Time
+}
+
+// release gives idx back. When its run was abandoned (ended: when the VM
+// will have killed it for certain), the index is retired and another joins
+// the pool instead.
+func (p *sessionPool) release(idx int, abandoned bool, ended time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	delete(p.busy, idx)
 	switch {
 	case abandoned && p.member[idx]:
 		delete(p.member, idx)
-		p.member[p.next] = true
-		p.free = append(p.free, p.next)
-		p.next++
+		at := sort.Search(len(p.dead), func(i int) bool { return p.dead[i].ended.After(ended) })
+		p.dead = slices.Insert(p.dead, at, retired{idx: idx, ended: ended})
+		next := p.next
+		if len(p.dead) > 0 && !p.dead[0].ended.After(time.Now()) && !p.busy[p.dead[0].idx] {
+			next, p.dead = p.dead[0].idx, p.dead[1:]
+		} else {
+			p.next++
+		}
+		p.member[next] = true
+		p.free = append(p.free, next)
 	case p.member[idx]:
 		p.free = append(p.free, idx)
 	}

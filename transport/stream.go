@@ -76,7 +76,7 @@ func (c *Client) stream(ctx context.Context, op, vmPath string, src io.ReaderAt,
 		q.Set(wire.QueryExtract, extract)
 	}
 	x := &exchange{op: op, path: vmPath, method: http.MethodPost, url: c.vmURL(wire.SuffixSyncStream) + "?" + q.Encode(),
-		bodyAt: src, bodySize: size}
+		bodyAt: src, bodySize: size, header: map[string]string{"Content-Type": "application/octet-stream"}}
 	if src == nil {
 		x.body = []byte{}
 	}
