@@ -292,29 +292,12 @@ func TestSeveralWritersOneFile(t *testing.T) {
 	}
 }
 
+// TestMmapSharedWrite writes through a shared mapping, from a child
+// process (see child_test.go).
 func TestMmapSharedWrite(t *testing.T) {
 	e := newEnv(t)
 	e.write("m", bytes.Repeat([]byte("."), 8192))
-	f, err := os.OpenFile(e.path("m"), os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mem, err := unix.Mmap(int(f.Fd()), 0, 8192, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if mem[100] != '.' {
-		t.Fatalf("mmap read %q", mem[100])
-	}
-	copy(mem[4096:], "mapped")
-	if err := unix.Msync(mem, unix.MS_SYNC); err != nil {
-		t.Fatal(err)
-	}
-	unix.Munmap(mem)
-	if err := f.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	child(t, "mmap-write", e.path("m"))
 	if got := e.vmRead("m"); string(got[4096:4102]) != "mapped" {
 		t.Fatalf("VM has %q", got[4096:4102])
 	}
