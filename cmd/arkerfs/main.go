@@ -47,7 +47,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "status":
 		return runStatus(rest, stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "arkerfs", version)
+		fmt.Fprintln(stdout, "arkerfs", buildVersion())
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
