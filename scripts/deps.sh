@@ -10,6 +10,7 @@ pkgs=()
 for t in "${missing[@]}"; do
   case "$t" in
     sha256sum) pkgs+=(coreutils) ;;
+    mount.fuse3 | fusermount3) pkgs+=(fuse3) ;;
     *) pkgs+=("$t") ;;
   esac
 done
