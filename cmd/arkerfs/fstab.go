@@ -20,6 +20,7 @@ import (
 // of the standard ones below; anything else is refused in one line.
 // It mounts in the background, as mount(8) expects its helper to
 // return once the file system is mounted; -f keeps it in the foreground.
+// The mount's source in the mount table is the VM as written in fstab.
 
 // fstabIgnored are standard mount options that arkerfs takes and has no
 // use for: mount(8) and systemd act on them, or they do not apply to a
@@ -98,7 +99,9 @@ func fstabArgs(args []string) ([]string, error) {
 	var m mountFlags
 	fl := flag.NewFlagSet("mount", flag.ContinueOnError)
 	m.register(fl)
-	var out []string
+	// The source in the mount table is the VM as fstab names it, so that
+	// mount -a and findmnt match the entry with the mount.
+	out := []string{"--fsname=" + vm}
 	for _, o := range opts {
 		flagArg, err := fstabOption(fl, o)
 		if err != nil {

@@ -34,14 +34,14 @@ func TestFstabArgs(t *testing.T) {
 		err  string
 	}{
 		// What mount(8) and mount.fuse3 pass as root: rw, dev, suid.
-		{[]string{"local", "/mnt/vm", "-o", "rw,dev,suid"}, []string{"--", "local", "/mnt/vm"}, ""},
+		{[]string{"local", "/mnt/vm", "-o", "rw,dev,suid"}, []string{"--fsname=local", "--", "local", "/mnt/vm"}, ""},
 		{[]string{"vm1", "/mnt/vm", "-o", "ro,allow_other,default_permissions,uid=1000,gid=1000,noexec,_netdev,nofail,noatime,x-systemd.automount,comment=x"},
-			[]string{"--read-only", "--allow-other", "--uid=1000", "--gid=1000", "--noexec", "--", "vm1", "/mnt/vm"}, ""},
+			[]string{"--fsname=vm1", "--read-only", "--allow-other", "--uid=1000", "--gid=1000", "--noexec", "--", "vm1", "/mnt/vm"}, ""},
 		{[]string{"vm1", "/m", "-o", "cache_size=512,disk-cache-size=1024,base_url=http://127.0.0.1:7070/api,api_key_file=/etc/arker/key,debug,log_format=json"},
-			[]string{"--cache-size=512", "--disk-cache-size=1024", "--base-url=http://127.0.0.1:7070/api", "--api-key-file=/etc/arker/key",
+			[]string{"--fsname=vm1", "--cache-size=512", "--disk-cache-size=1024", "--base-url=http://127.0.0.1:7070/api", "--api-key-file=/etc/arker/key",
 				"--debug", "--log-format=json", "--", "vm1", "/m"}, ""},
-		{[]string{"vm1", "/m", "-o", "root=/home/user/a\\,b", "-f"}, []string{"--root=/home/user/a,b", "--foreground", "--", "vm1", "/m"}, ""},
-		{[]string{"vm1", "/m", "-o", "exec,config=/home/me/.arker/config.json"}, []string{"--noexec=false", "--config=/home/me/.arker/config.json", "--", "vm1", "/m"}, ""},
+		{[]string{"vm1", "/m", "-o", "root=/home/user/a\\,b", "-f"}, []string{"--fsname=vm1", "--root=/home/user/a,b", "--foreground", "--", "vm1", "/m"}, ""},
+		{[]string{"vm1", "/m", "-o", "exec,config=/home/me/.arker/config.json"}, []string{"--fsname=vm1", "--noexec=false", "--config=/home/me/.arker/config.json", "--", "vm1", "/m"}, ""},
 		{[]string{"vm1", "/m", "-o", "rw,frobnicate"}, nil, `unknown mount option "frobnicate"`},
 		{[]string{"vm1", "/m", "-o", "sync"}, nil, `unknown mount option "sync"`},
 		{[]string{"vm1", "/m", "-o", "ready_fd=3"}, nil, `unknown mount option "ready_fd=3"`},

@@ -201,7 +201,7 @@ func serveMount(client *transport.Client, vm, mnt string, m *mountFlags, rootAtt
 	fsys.Prime(m.root, rootAttr)
 	mo := fsys.MountOptions()
 	mo.MountOptions = fuse.MountOptions{
-		FsName:       "arkerfs:" + vm,
+		FsName:       m.ux.source(vm),
 		Name:         "arkerfs",
 		AllowOther:   m.allowOther,
 		DirectMount:  os.Geteuid() == 0,

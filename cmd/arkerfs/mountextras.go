@@ -14,6 +14,7 @@ type mountExtras struct {
 	volname     string
 	appleDouble bool
 	noexec      bool
+	fsname      string
 }
 
 func (x *mountExtras) register(fl *flag.FlagSet) {
@@ -22,6 +23,7 @@ func (x *mountExtras) register(fl *flag.FlagSet) {
 	fl.BoolVar(&x.noexec, "noexec", false, "refuse to run programs from the mount")
 	fl.IntVar(&x.uid, "uid", -1, "user id that owns every file (-1: the user who mounts)")
 	fl.IntVar(&x.gid, "gid", -1, "group id that owns every file (-1: the user's group)")
+	fl.StringVar(&x.fsname, "fsname", "", "the mount's source in the mount table (default \"arkerfs:VM\"; from /etc/fstab, the VM as written there)")
 	fl.StringVar(&x.volname, "volname", "", "macOS: the volume name shown in Finder (default \"arkerfs VM\")")
 	fl.BoolVar(&x.appleDouble, "appledouble", false, "macOS: let Finder's ._* and .DS_Store files through to the VM (by default they are refused on the mount)")
 }
@@ -72,6 +74,14 @@ func (x *mountExtras) fuseOptions(goos, vm string, allowOther bool) []string {
 		}
 	}
 	return opts
+}
+
+// source is the mount's source in the mount table.
+func (x *mountExtras) source(vm string) string {
+	if x.fsname != "" {
+		return x.fsname
+	}
+	return "arkerfs:" + vm
 }
 
 // fuseOptionsHere is fuseOptions for this machine.
