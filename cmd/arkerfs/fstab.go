@@ -127,7 +127,7 @@ func fstabOption(fl *flag.FlagSet, o string) (string, error) {
 	}
 	name := strings.ReplaceAll(key, "_", "-")
 	f := fl.Lookup(name)
-	if f == nil || len(name) < 2 || name == "ready-fd" {
+	if f == nil || len(name) < 2 {
 		return "", fmt.Errorf("unknown mount option %q (arkerfs takes the flags of 'arkerfs mount -h', written with _ or -)", o)
 	}
 	if !hasValue {
