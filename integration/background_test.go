@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -14,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/arker-ai/arkerfs/transport/emulator"
 )
 
 // TestBackgroundMountAndUnmount mounts with the real binary as a user
@@ -229,4 +232,67 @@ func TestForegroundNotifiesAndDrainsOnStop(t *testing.T) {
 	if !strings.Contains(out.String(), "unmounted "+c.mnt) {
 		t.Errorf("stdout: %q", out.String())
 	}
+}
+
+// TestBackgroundMountRelativePaths: a background server leaves its working
+// directory, so a relative mountpoint and cache directory must still
+// work: a file written through the mount is staged in that cache and
+// reaches the VM.
+func TestBackgroundMountRelativePaths(t *testing.T) {
+	c := newCLIEnv(t)
+	c.dir = filepath.Dir(c.mnt)
+	rel := filepath.Base(c.mnt)
+	r := c.run(c.apiEnv(), "mount", "--cache-dir", "relcache", "local", rel)
+	if r.code != 0 {
+		t.Fatalf("mount: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if err := os.WriteFile(filepath.Join(c.mnt, "staged.txt"), []byte("through a relative cache\n"), 0o644); err != nil {
+		t.Fatalf("writing through the mount: %v\nlog: %s", err, readAll(filepath.Join(c.dir, "relcache", "logs")))
+	}
+	if r := c.run(nil, "unmount", rel); r.code != 0 {
+		t.Fatalf("unmount: exit %d %s", r.code, r.stderr)
+	}
+	if b, err := os.ReadFile(filepath.Join(c.vmHome, "staged.txt")); err != nil || string(b) != "through a relative cache\n" {
+		t.Fatalf("VM has %q %v", b, err)
+	}
+	if logs := readAll(filepath.Join(c.dir, "relcache", "logs")); !strings.Contains(logs, "msg=mounted") {
+		t.Fatalf("no log in the relative cache directory: %q", logs)
+	}
+	c.noServerLeft("the server exits after unmount")
+}
+
+// TestBackgroundMountInterrupted: Ctrl-C while the mount is still coming
+// up (here, the VM is slow to answer) ends the server too and leaves
+// nothing mounted.
+func TestBackgroundMountInterrupted(t *testing.T) {
+	c := newCLIEnv(t)
+	c.emu.InjectFault(emulator.Fault{Kind: emulator.FaultDelay, Delay: time.Minute, Times: -1})
+	defer c.emu.ClearFaults()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, c.bin, "mount", "local", c.mnt)
+	cmd.Env = append(append([]string(nil), c.env...), c.apiEnv()...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the server's first request reaches the VM", func() bool {
+		var n int64
+		for _, v := range c.emu.Stats().Requests {
+			n += v
+		}
+		return n > 0
+	})
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("interrupted mount: %v, stderr %q", err, errb.String())
+	}
+	oneLine(t, "the interruption", errb.String())
+	if c.mounted() {
+		t.Fatal("an interrupted mount left a mount")
+	}
+	c.noServerLeft("no server after an interrupted mount")
 }

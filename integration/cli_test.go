@@ -28,11 +28,13 @@ type cliEnv struct {
 	t      *testing.T
 	bin    string // the arkerfs binary
 	vmHome string // the VM's /home/user, as a local directory
+	emu    *emulator.Server
 	url    string // the emulator's base URL
 	home   string // $HOME of the commands
 	cache  string // $XDG_CACHE_HOME of the commands
 	mnt    string // the mountpoint
 	env    []string
+	dir    string // working directory of the commands; "" = the test's
 }
 
 // newCLIEnv builds arkerfs, starts an emulator and prepares a home, a
@@ -48,6 +50,7 @@ func newCLIEnv(t *testing.T) *cliEnv {
 	if err != nil {
 		t.Fatalf("emulator: %v", err)
 	}
+	c.emu = emu
 	if c.url, err = emu.Start("127.0.0.1:0"); err != nil {
 		t.Fatalf("emulator start: %v", err)
 	}
@@ -117,6 +120,7 @@ func (c *cliEnv) runCmd(extra []string, prog string, args ...string) result {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, prog, args...)
 	cmd.Env = append(append([]string(nil), c.env...), extra...)
+	cmd.Dir = c.dir
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -104,22 +105,42 @@ func mountBackground(args []string, vm, mnt string, m *mountFlags, stdout, stder
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 
-	_ = r.SetReadDeadline(time.Now().Add(m.api.timeout + startSlack))
-	line, rerr := bufio.NewReader(r).ReadString('\n')
-	line = strings.TrimSpace(line)
-	if line == "ready" {
+	// Wait for its word, its end, or the user giving up (Ctrl-C): in
+	// every case but "ready", nothing may stay behind.
+	type word struct {
+		line string
+		err  error
+	}
+	heard := make(chan word, 1)
+	go func() {
+		_ = r.SetReadDeadline(time.Now().Add(m.api.timeout + startSlack))
+		line, err := bufio.NewReader(r).ReadString('\n')
+		heard <- word{strings.TrimSpace(line), err}
+	}()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sig)
+	var said word
+	select {
+	case said = <-heard:
+	case s := <-sig:
+		stopChild(cmd, exited, abs)
+		return fail(stderr, "mount of %s stopped (%v); nothing is left mounted", mnt, s)
+	}
+	if said.line == "ready" {
 		if err := answers(abs); err != nil {
 			stopChild(cmd, exited, abs)
 			return fail(stderr, "%s was mounted but does not answer (%v); see %s", mnt, err, logPath)
 		}
+		_ = cmd.Process.Release()
 		fmt.Fprintf(stdout, "arkerfs: VM %s %s mounted on %s in the background (log: %s; 'arkerfs unmount %s' to stop)\n",
 			vm, m.root, mnt, logPath, mnt)
 		return 0
 	}
-	reason, isErr := strings.CutPrefix(line, "error ")
+	reason, isErr := strings.CutPrefix(said.line, "error ")
 	switch {
 	case isErr:
-	case errors.Is(rerr, os.ErrDeadlineExceeded):
+	case errors.Is(said.err, os.ErrDeadlineExceeded):
 		reason = fmt.Sprintf("the mount did not come up within %v; see %s", m.api.timeout+startSlack, logPath)
 	default:
 		reason = fmt.Sprintf("the mount server stopped before mounting; see %s", logPath)
@@ -145,6 +166,18 @@ func stopChild(cmd *exec.Cmd, exited <-chan error, abs string) {
 	if mounted, _ := isMountpoint(abs); mounted {
 		_ = forceUnmount(abs)
 	}
+}
+
+// absolute makes the paths a background server uses after it has left
+// its working directory absolute: the mountpoint, returned, and the
+// cache directory.
+func (m *mountFlags) absolute(mnt string) (string, error) {
+	dir, err := filepath.Abs(m.cacheDir)
+	if err != nil {
+		return "", err
+	}
+	m.cacheDir = dir
+	return filepath.Abs(mnt)
 }
 
 // answers checks that the mount at abs is there and serves a stat.

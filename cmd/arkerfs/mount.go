@@ -100,12 +100,19 @@ func runMount(args []string, stdout, stderr io.Writer) int {
 	if !m.ux.foreground && readyFile == nil {
 		return mountBackground(args, vm, mnt, &m, stdout, stderr)
 	}
+	var pathErr error
+	if readyFile != nil {
+		mnt, pathErr = m.absolute(mnt)
+	}
 	cfg, sets, err := m.api.resolve(vm)
 	s, serr := newMountSession(&m, readyFile, cfg.APIKey, stdout, stderr)
 	if serr != nil {
 		return s.fail(serr)
 	}
 	defer s.close()
+	if err == nil {
+		err = pathErr
+	}
 	if err != nil {
 		return s.fail(err)
 	}
