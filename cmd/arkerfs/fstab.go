@@ -119,8 +119,8 @@ func fstabArgs(args []string) ([]string, error) {
 func fstabOption(fl *flag.FlagSet, o string) (string, error) {
 	key, value, hasValue := strings.Cut(o, "=")
 	switch {
-	case fstabIgnored[key] && !hasValue,
-		strings.HasPrefix(key, "x-"), key == "comment", key == "fsname", key == "subtype":
+	case fstabIgnored[key], // with a value too: mount(8) passes user=NAME for a user mount
+		strings.HasPrefix(key, "x-"), key == "comment", key == "subtype":
 		return "", nil
 	case fstabRenamed[key] != "" && !hasValue:
 		return fstabRenamed[key], nil

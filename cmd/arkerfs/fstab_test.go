@@ -42,6 +42,8 @@ func TestFstabArgs(t *testing.T) {
 				"--debug", "--log-format=json", "--", "vm1", "/m"}, ""},
 		{[]string{"vm1", "/m", "-o", "root=/home/user/a\\,b", "-f"}, []string{"--fsname=vm1", "--root=/home/user/a,b", "--foreground", "--", "vm1", "/m"}, ""},
 		{[]string{"vm1", "/m", "-o", "exec,config=/home/me/.arker/config.json"}, []string{"--fsname=vm1", "--noexec=false", "--config=/home/me/.arker/config.json", "--", "vm1", "/m"}, ""},
+		{[]string{"vm1", "/m", "-o", "user=alice,nodev,nosuid"}, []string{"--fsname=vm1", "--", "vm1", "/m"}, ""},
+		{[]string{"vm1", "/m", "-o", "fsname=work-vm"}, []string{"--fsname=vm1", "--fsname=work-vm", "--", "vm1", "/m"}, ""},
 		{[]string{"vm1", "/m", "-o", "rw,frobnicate"}, nil, `unknown mount option "frobnicate"`},
 		{[]string{"vm1", "/m", "-o", "sync"}, nil, `unknown mount option "sync"`},
 		{[]string{"vm1", "/m", "-o", "ready_fd=3"}, nil, `unknown mount option "ready_fd=3"`},
