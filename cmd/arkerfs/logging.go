@@ -88,10 +88,16 @@ func newRedactWriter(w io.Writer, secrets ...string) io.Writer {
 		if len(s) < 4 {
 			continue
 		}
-		// As written raw, and as the text and JSON handlers quote it.
+		// As written raw, and as the text and JSON handlers quote it
+		// (slog's JSON leaves <, > and & alone; encoding/json's does not).
 		q := strconv.Quote(s)
 		j, _ := json.Marshal(s)
-		for _, form := range []string{s, q[1 : len(q)-1], string(j[1 : len(j)-1])} {
+		var plain bytes.Buffer
+		enc := json.NewEncoder(&plain)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(s)
+		p := strings.TrimSpace(plain.String())
+		for _, form := range []string{s, q[1 : len(q)-1], string(j[1 : len(j)-1]), p[1 : len(p)-1]} {
 			rw.secrets = append(rw.secrets, []byte(form))
 		}
 	}

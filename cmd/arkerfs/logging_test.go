@@ -19,7 +19,7 @@ import (
 // message, attributes, a transport line with the Authorization header, an
 // error) in both formats, and finds it in none.
 func TestLogNeverShowsTheKey(t *testing.T) {
-	const key = `ark_live_Zq9"x\y0123456789`
+	const key = `ark_live_Zq9"x\y<&>0123456789`
 	for _, format := range []string{"text", "json"} {
 		t.Run(format, func(t *testing.T) {
 			var b bytes.Buffer
@@ -36,7 +36,7 @@ func TestLogNeverShowsTheKey(t *testing.T) {
 			if n := strings.Count(out, "\n"); n != 5 {
 				t.Fatalf("%d lines, want 5:\n%s", n, out)
 			}
-			for _, leak := range []string{key, "Zq9", `Zq9\"x\\y`} {
+			for _, leak := range []string{key, "Zq9", "0123456789"} {
 				if strings.Contains(out, leak) {
 					t.Fatalf("%q is in the log:\n%s", leak, out)
 				}
