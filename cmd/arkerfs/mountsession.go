@@ -86,7 +86,7 @@ func (s *mountSession) mounted(vm, root, mnt string) {
 		s.log.Warn("'arkerfs unmount' will not wait for this server to finish", "reason", err.Error())
 	}
 	s.lock = lock
-	s.log.Info("mounted", "vm", vm, "root", root, "mountpoint", abs, "pid", os.Getpid())
+	s.lifecycle("mounted", "vm", vm, "root", root, "mountpoint", abs, "pid", os.Getpid())
 	if s.background {
 		s.ready.ready()
 		// A daemon holds no directory busy.
@@ -103,14 +103,22 @@ func (s *mountSession) mounted(vm, root, mnt string) {
 // sent.
 func (s *mountSession) stopping() {
 	_ = sdNotify("STOPPING=1")
-	s.log.Info("unmounted; sending what is pending", "mountpoint", s.mountpoint)
+	s.lifecycle("unmounted; sending what is pending", "mountpoint", s.mountpoint)
 }
 
 // unmounted reports the end of the session.
 func (s *mountSession) unmounted(mnt string) {
-	s.log.Info("stopped", "mountpoint", s.mountpoint)
+	s.lifecycle("stopped", "mountpoint", s.mountpoint)
 	if !s.background {
 		fmt.Fprintf(s.stdout, "arkerfs: unmounted %s\n", mnt)
+	}
+}
+
+// lifecycle logs a step of the mount's life, unless the log is the
+// terminal, where the one-line messages already say it.
+func (s *mountSession) lifecycle(msg string, args ...any) {
+	if !s.logOnTerm {
+		s.log.Info(msg, args...)
 	}
 }
 
