@@ -151,7 +151,7 @@ func (c *cliEnv) mounted() bool {
 	return bytes.Contains(b, []byte(" "+c.mnt+" "))
 }
 
-// servers are the arkerfs processes whose command line names the
+// servers are the arkerfs processes with an argument naming the
 // mountpoint: the servers of this test's mounts (the mountpoint is a
 // fresh temporary directory, so no other process names it). A server
 // started through mount(8) runs as another path to the same binary.
@@ -169,7 +169,7 @@ func (c *cliEnv) servers() []int {
 			continue
 		}
 		for _, arg := range args[1:] {
-			if string(arg) == c.mnt {
+			if bytes.Contains(arg, []byte(c.mnt)) {
 				pids = append(pids, pid)
 				break
 			}

@@ -13,7 +13,8 @@ import (
 // through /bin/sh with the default PATH. So that the arkerfs found there
 // is the one built here, the test runs in a private mount namespace where
 // /usr/local/bin holds only that binary; the mount is made and used in
-// that namespace and unmounted before it ends.
+// that namespace and unmounted before it ends; then once more with
+// mount.fuse3's drop_privileges, where the server gets /dev/fd/N.
 func TestFstabMount(t *testing.T) {
 	c := newCLIEnv(t)
 	requireFstabTools(t)
@@ -30,13 +31,21 @@ stat -c 'owner %u:%g' "$MNT/seed.txt"
 echo from-fstab > "$MNT/fstab.txt" || exit 92
 "$BINDIR/arkerfs" unmount "$MNT" || exit 93
 if mount -t fuse.arkerfs local "$MNT" -o "rw,frobnicate,base_url=$URL" 2>"$ERR"; then exit 94; fi
+mount -t fuse.arkerfs local "$MNT" -o "drop_privileges,$OPTS2" || exit 95
+echo unprivileged > "$MNT/dropped.txt" || exit 96
+umount "$MNT" || exit 97
 exit 0
 `
+	// With drop_privileges, mount.fuse3 mounts and hands the server the
+	// FUSE connection as /dev/fd/N; its cache directory's name carries
+	// the mountpoint's so that servers() finds it.
+	opts2 := strings.Join([]string{"base_url=" + c.url, "api_key_file=" + keyFile, "cache_dir=" + c.mnt + ".cache"}, ",")
+	t.Cleanup(func() { os.RemoveAll(c.mnt + ".cache") })
 	errFile := filepath.Join(t.TempDir(), "err")
-	r := c.runCmd([]string{"BINDIR=" + filepath.Dir(c.bin), "MNT=" + c.mnt, "OPTS=" + opts, "URL=" + c.url, "ERR=" + errFile},
+	r := c.runCmd([]string{"BINDIR=" + filepath.Dir(c.bin), "MNT=" + c.mnt, "OPTS=" + opts, "OPTS2=" + opts2, "URL=" + c.url, "ERR=" + errFile},
 		"unshare", "--mount", "sh", "-c", script)
 	if r.code != 0 {
-		t.Fatalf("fstab script: exit %d (90 setup, 91 mount, 92 write, 93 unmount, 94 bad option accepted)\nstdout: %s\nstderr: %s\nlog: %s",
+		t.Fatalf("fstab script: exit %d (90 setup, 91 mount, 92 write, 93 unmount, 94 bad option accepted, 95-97 drop_privileges)\nstdout: %s\nstderr: %s\nlog: %s",
 			r.code, r.stdout, r.stderr, c.logs()+readAll(filepath.Join(c.cache, "fstab", "logs")))
 	}
 	// The mount table: the VM as its source, allow_other with
@@ -57,6 +66,10 @@ exit 0
 	}
 	if b, err := os.ReadFile(filepath.Join(c.vmHome, "fstab.txt")); err != nil || string(b) != "from-fstab\n" {
 		t.Errorf("VM has fstab.txt %q %v", b, err)
+	}
+	c.noServerLeft("the drop_privileges server exits after umount")
+	if b, err := os.ReadFile(filepath.Join(c.vmHome, "dropped.txt")); err != nil || string(b) != "unprivileged\n" {
+		t.Errorf("VM has dropped.txt %q %v (through a drop_privileges mount)", b, err)
 	}
 	errText, _ := os.ReadFile(errFile)
 	oneLine(t, "the refusal of an unknown option", string(errText))

@@ -60,10 +60,7 @@ func takeReadyFD(args []string) (*os.File, []string, error) {
 // The quick local checks run here first, so that their failures need no
 // second process.
 func mountBackground(args []string, vm, mnt string, m *mountFlags, stdout, stderr io.Writer) int {
-	if err := checkFUSE(); err != nil {
-		return fail(stderr, "%v", err)
-	}
-	if err := prepareMountpoint(mnt, stderr); err != nil {
+	if err := checkMountpoint(mnt, stderr); err != nil {
 		return fail(stderr, "%v", err)
 	}
 	if _, _, err := m.api.resolve(vm); err != nil {
@@ -92,10 +89,18 @@ func mountBackground(args []string, vm, mnt string, m *mountFlags, stdout, stder
 		return fail(stderr, "%v", err)
 	}
 	defer r.Close()
-	childArgs := append([]string{"mount", readyFlag + "3", "--log-file", logPath}, args...)
+	// The server gets the pipe, and, for a mount mount.fuse3 made
+	// (/dev/fd/N), that FUSE connection at the same number N.
+	var files []*os.File
+	if n, ok := fuseFD(mnt); ok {
+		files = make([]*os.File, n-3+1)
+		files[n-3] = os.NewFile(uintptr(n), mnt)
+	}
+	files = append(files, w)
+	childArgs := append([]string{"mount", readyFlag + strconv.Itoa(2+len(files)), "--log-file", logPath}, args...)
 	cmd := exec.Command(exe, childArgs...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.ExtraFiles = []*os.File{w}
+	cmd.ExtraFiles = files
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		w.Close()
@@ -163,6 +168,9 @@ func stopChild(cmd *exec.Cmd, exited <-chan error, abs string) {
 			<-exited
 		}
 	}
+	if _, ok := fuseFD(abs); ok {
+		return // mount.fuse3's mount: it is not ours to remove
+	}
 	if mounted, _ := isMountpoint(abs); mounted {
 		_ = forceUnmount(abs)
 	}
@@ -180,8 +188,12 @@ func (m *mountFlags) absolute(mnt string) (string, error) {
 	return filepath.Abs(mnt)
 }
 
-// answers checks that the mount at abs is there and serves a stat.
+// answers checks that the mount at abs is there and serves a stat. A
+// mount mount.fuse3 made has no path here to check.
 func answers(abs string) error {
+	if _, ok := fuseFD(abs); ok {
+		return nil
+	}
 	if _, err := os.Stat(abs); err != nil {
 		return err
 	}
@@ -189,6 +201,30 @@ func answers(abs string) error {
 		return fmt.Errorf("not in the mount table (%v)", err)
 	}
 	return nil
+}
+
+// fuseFD reports whether mnt is /dev/fd/N, the FUSE connection that
+// mount.fuse3 opened and mounted itself (its drop_privileges option), and
+// N. Such a mount has no mountpoint to check, prepare or lock.
+func fuseFD(mnt string) (int, bool) {
+	s, ok := strings.CutPrefix(mnt, "/dev/fd/")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(s)
+	return n, err == nil && n >= 3
+}
+
+// checkMountpoint checks that FUSE is there and mnt can take a mount
+// (mountpoint.go), unless mount.fuse3 has mounted already.
+func checkMountpoint(mnt string, notices io.Writer) error {
+	if _, ok := fuseFD(mnt); ok {
+		return nil
+	}
+	if err := checkFUSE(); err != nil {
+		return err
+	}
+	return prepareMountpoint(mnt, notices)
 }
 
 // readyPipe is the background server's end of the pipe to the command

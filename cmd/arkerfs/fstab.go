@@ -15,7 +15,9 @@ import (
 //
 // after taking out the options that are its own or mount(8)'s (_netdev,
 // nofail, noauto, setuid=, drop_privileges, ...) and adding "dev,suid"
-// when root mounts. runFstab accepts exactly that: each option is a
+// when root mounts. With drop_privileges, mount.fuse3 mounts itself and
+// passes the FUSE connection as MOUNTPOINT /dev/fd/N to a server without
+// privileges. runFstab accepts exactly that: each option is a
 // mount flag spelt with '_' or '-' (cache_size=512, read_only), or one
 // of the standard ones below; anything else is refused in one line.
 // It mounts in the background, as mount(8) expects its helper to
@@ -92,9 +94,6 @@ func fstabArgs(args []string) ([]string, error) {
 		default:
 			return nil, fmt.Errorf("unexpected argument %q (want VM MOUNTPOINT -o OPTIONS)", a)
 		}
-	}
-	if strings.HasPrefix(mnt, "/dev/fd/") {
-		return nil, fmt.Errorf("mountpoint %s: drop_privileges is not supported; use setuid=USER instead", mnt)
 	}
 	var m mountFlags
 	fl := flag.NewFlagSet("mount", flag.ContinueOnError)

@@ -50,7 +50,7 @@ func TestFstabArgs(t *testing.T) {
 		{[]string{"vm1", "/m", "-o", "uid=me"}, nil, `mount option "uid=me"`},
 		{[]string{"vm1", "/m", "-o", "cache_size"}, nil, `needs a value`},
 		{[]string{"vm1", "/m", "-o"}, nil, `-o needs`},
-		{[]string{"vm1", "/dev/fd/5", "-o", "rw"}, nil, `drop_privileges is not supported`},
+		{[]string{"vm1", "/dev/fd/3", "-o", "rw,dev,suid"}, []string{"--fsname=vm1", "--", "vm1", "/dev/fd/3"}, ""},
 	}
 	for _, c := range cases {
 		got, err := fstabArgs(c.args)

@@ -116,10 +116,7 @@ func runMount(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return s.fail(err)
 	}
-	if err := checkFUSE(); err != nil {
-		return s.fail(err)
-	}
-	if err := prepareMountpoint(mnt, s.notices()); err != nil {
+	if err := checkMountpoint(mnt, s.notices()); err != nil {
 		return s.fail(err)
 	}
 	cfg.Debug = transportLogf(s.log, newRetryStorm(s.log))

@@ -81,11 +81,13 @@ func (s *mountSession) fail(err error) int {
 func (s *mountSession) mounted(vm, root, mnt string) {
 	abs, _ := filepath.Abs(mnt)
 	s.mountpoint = abs
-	lock, err := lockServer(runtimeDir(), abs, serverState{PID: os.Getpid(), VM: vm, Log: s.logPath})
-	if err != nil {
-		s.log.Warn("'arkerfs unmount' will not wait for this server to finish", "reason", err.Error())
+	if _, ok := fuseFD(abs); !ok {
+		lock, err := lockServer(runtimeDir(), abs, serverState{PID: os.Getpid(), VM: vm, Log: s.logPath})
+		if err != nil {
+			s.log.Warn("'arkerfs unmount' will not wait for this server to finish", "reason", err.Error())
+		}
+		s.lock = lock
 	}
-	s.lock = lock
 	s.lifecycle("mounted", "vm", vm, "root", root, "mountpoint", abs, "pid", os.Getpid())
 	if s.background {
 		s.ready.ready()
