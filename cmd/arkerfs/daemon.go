@@ -22,8 +22,8 @@ import (
 // A background mount is the same binary run again: `arkerfs mount
 // --ready-fd=3 ARGS...`, in a session of its own, its output going to the
 // log file. It mounts and serves exactly as in the foreground, and tells
-// the command that started it how that went through a pipe on fd 3: one
-// line, "ready" once the mount is up, or "error REASON". The command then
+// the command that started it how that went through a pipe (the fd that
+// --ready-fd names): one line, "ready" once the mount is up, or "error REASON". The command then
 // checks that the mount answers, prints one line and exits: 0 when
 // mounted; 1 with the reason when not, after making sure that neither a
 // process nor a mount is left behind.
@@ -285,10 +285,11 @@ func mountKey(abs string) string {
 }
 
 // runtimeDir is where servers keep their lock files: /run/arkerfs for
-// root (/var/run/arkerfs where there is no /run), else $XDG_RUNTIME_DIR/arkerfs, /run/user/UID/arkerfs, or a
-// directory of the user's in the temporary directory. It depends on the
-// user alone, so that unmount finds what mount wrote whatever their
-// environments.
+// root (/var/run/arkerfs where there is no /run), whatever its
+// environment (mount(8) and sudo clear it); for other users
+// $XDG_RUNTIME_DIR/arkerfs, which their sessions and services share,
+// else /run/user/UID/arkerfs, else a directory of theirs in the
+// temporary directory.
 func runtimeDir() string {
 	uid := os.Getuid()
 	if uid == 0 {
@@ -410,9 +411,7 @@ func sdNotify(state string) error {
 	if sock == "" {
 		return nil
 	}
-	if strings.HasPrefix(sock, "@") {
-		sock = "\x00" + sock[1:] // abstract socket
-	}
+	// An abstract socket is "@name"; package net knows that form.
 	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: sock, Net: "unixgram"})
 	if err != nil {
 		return err

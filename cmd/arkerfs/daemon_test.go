@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -125,21 +127,26 @@ func TestSDNotify(t *testing.T) {
 	if err := sdNotify("READY=1"); err != nil {
 		t.Fatalf("without NOTIFY_SOCKET: %v", err)
 	}
-	sock := filepath.Join(t.TempDir(), "notify")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
+	socks := []string{filepath.Join(t.TempDir(), "notify")}
+	if runtime.GOOS == "linux" { // systemd's abstract form, "@name"
+		socks = append(socks, fmt.Sprintf("@arkerfs-test-notify-%d", os.Getpid()))
 	}
-	defer conn.Close()
-	t.Setenv("NOTIFY_SOCKET", sock)
-	if err := sdNotify("READY=1\nSTATUS=up"); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 128)
-	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	n, err := conn.Read(buf)
-	if err != nil || string(buf[:n]) != "READY=1\nSTATUS=up" {
-		t.Fatalf("systemd got %q %v", buf[:n], err)
+	for _, sock := range socks {
+		conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("NOTIFY_SOCKET", sock)
+		if err := sdNotify("READY=1\nSTATUS=up"); err != nil {
+			t.Fatalf("%s: %v", sock, err)
+		}
+		buf := make([]byte, 128)
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := conn.Read(buf)
+		conn.Close()
+		if err != nil || string(buf[:n]) != "READY=1\nSTATUS=up" {
+			t.Fatalf("%s: systemd got %q %v", sock, buf[:n], err)
+		}
 	}
 }
 
