@@ -98,7 +98,8 @@ func resolveSettings(in resolveInput) (settings, error) {
 		if err != nil {
 			return s, fmt.Errorf("reading the API key: %w", err)
 		}
-		if keyFlag = (setting{strings.TrimSpace(string(b)), "--api-key-file " + in.apiKeyFile}); keyFlag.Value == "" {
+		keyFlag = setting{strings.TrimSpace(string(b)), "--api-key-file " + in.apiKeyFile}
+		if keyFlag.Value == "" {
 			return s, fmt.Errorf("the API key file %s is empty", in.apiKeyFile)
 		}
 	}
@@ -126,8 +127,12 @@ func readCLIConfig(path string, explicit bool) (cliConfig, error) {
 	if errors.Is(err, os.ErrNotExist) && !explicit {
 		return c, nil
 	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return c, pe.Err // the caller names the file
+	}
 	if err != nil {
-		return c, errors.Unwrap(err) // the path is already in the message
+		return c, err
 	}
 	if err := json.Unmarshal(b, &c); err != nil {
 		var se *json.SyntaxError
@@ -135,10 +140,10 @@ func readCLIConfig(path string, explicit bool) (cliConfig, error) {
 		switch {
 		case errors.As(err, &se):
 			return c, fmt.Errorf("not valid JSON (at byte %d: %v)", se.Offset, se)
-		case errors.As(err, &te):
+		case errors.As(err, &te) && te.Field != "":
 			return c, fmt.Errorf("%q should be a %s, not a JSON %s", te.Field, te.Type, te.Value)
 		}
-		return c, fmt.Errorf("not a JSON object: %v", err)
+		return c, errors.New("not a JSON object")
 	}
 	return c, nil
 }

@@ -59,6 +59,8 @@ func TestResolveSettingsPrecedence(t *testing.T) {
 			settings{}, "F: not valid JSON"},
 		{"bad type", resolveInput{getenv: envOf(nil), configPath: writeConfig(t, `{"apiKey": 12}`), shownPath: "F"},
 			settings{}, `F: "apiKey" should be a string`},
+		{"not an object", resolveInput{getenv: envOf(nil), configPath: writeConfig(t, `["ark_x"]`), shownPath: "F"},
+			settings{}, "F: not a JSON object"},
 		{"empty key file", resolveInput{apiKeyFile: writeConfig(t, "\n"), getenv: envOf(nil)}, settings{}, "is empty"},
 	}
 	for _, c := range cases {
