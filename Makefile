@@ -5,9 +5,12 @@ BIN      := bin/arkerfs
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 # Test binaries need these on the machine; `make deps` installs them.
-TOOLS    := rsync git vim curl tar sha256sum
+TOOLS    := rsync git vim curl tar sha256sum mount.fuse3
+# Release binaries: static, one per platform we ship.
+DIST      := dist
+PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 
-.PHONY: all build test unit integration lint cross deps bench demo fuzz clean
+.PHONY: all build test unit integration lint cross deps bench demo fuzz release clean
 
 all: build
 
@@ -36,6 +39,18 @@ cross:
 	GOOS=darwin GOARCH=amd64 $(GO) build -o /dev/null ./...
 	GOOS=darwin GOARCH=arm64 $(GO) build -o /dev/null ./...
 
+## release: static binaries (no cgo) for every platform we ship, named
+## arkerfs-VERSION-OS-ARCH, with VERSION in 'arkerfs version', and their
+## SHA256SUMS. VERSION=v1.2.3 make release names a version.
+release:
+	rm -rf $(DIST) && mkdir -p $(DIST)
+	@for p in $(PLATFORMS); do \
+	  os=$${p%/*}; arch=$${p#*/}; out=$(DIST)/arkerfs-$(VERSION)-$$os-$$arch; \
+	  echo "release: $$out"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o $$out ./cmd/arkerfs || exit 1; \
+	done
+	cd $(DIST) && sha256sum arkerfs-* > SHA256SUMS
+
 ## deps: install the tools the tests drive, on Debian, when missing.
 deps:
 	@./scripts/deps.sh $(TOOLS)
@@ -52,4 +67,4 @@ demo: build
 	./scripts/demo.sh
 
 clean:
-	rm -rf bin
+	rm -rf bin $(DIST)

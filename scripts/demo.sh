@@ -27,4 +27,4 @@ done
 
 echo "arkerfs demo: the emulated VM's /home/user is mounted at $mnt"
 echo "arkerfs demo: try 'ls -l $mnt', edit files there, run git; Ctrl-C to unmount and stop"
-ARKER_BASE_URL="http://127.0.0.1:$port" "$bin" mount local "$mnt"
+ARKER_BASE_URL="http://127.0.0.1:$port" "$bin" mount --foreground local "$mnt"

@@ -4,12 +4,16 @@
 # elsewhere it names what is missing and how to get it.
 set -euo pipefail
 missing=()
-for t in "$@"; do command -v "$t" >/dev/null 2>&1 || missing+=("$t"); done
+for t in "$@"; do
+  # mount helpers live in sbin, which a user's PATH may lack.
+  command -v "$t" >/dev/null 2>&1 || [ -x "/sbin/$t" ] || [ -x "/usr/sbin/$t" ] || missing+=("$t")
+done
 [ ${#missing[@]} -eq 0 ] && exit 0
 pkgs=()
 for t in "${missing[@]}"; do
   case "$t" in
     sha256sum) pkgs+=(coreutils) ;;
+    mount.fuse3 | fusermount3) pkgs+=(fuse3) ;;
     *) pkgs+=("$t") ;;
   esac
 done

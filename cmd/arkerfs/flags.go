@@ -4,8 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/arker-ai/arkerfs/transport"
@@ -32,45 +30,39 @@ func parseInterleaved(fl *flag.FlagSet, args []string) ([]string, error) {
 }
 
 // apiFlags are the connection flags shared by mount and status. Flags win
-// over the environment.
+// over the environment, which wins over the Arker CLI's config file.
 type apiFlags struct {
 	baseURL, region, apiKeyFile string
 	retries                     int
 	timeout                     time.Duration
 	debug                       bool
+	conn                        connFlags
+	log                         logFlags
 }
 
 func (a *apiFlags) register(fl *flag.FlagSet) {
 	fl.StringVar(&a.baseURL, "base-url", "", "Arker API base URL (default $ARKER_BASE_URL, else from the region)")
-	fl.StringVar(&a.region, "region", "", "Arker region, e.g. us-west-2 (default $ARKER_REGION)")
-	fl.StringVar(&a.apiKeyFile, "api-key-file", "", "read the API key from this file (default $ARKER_API_KEY or $AUTH_KEY)")
+	fl.StringVar(&a.region, "region", "", "Arker region, e.g. us-west-2 (default $ARKER_REGION, else the Arker CLI's config)")
+	fl.StringVar(&a.apiKeyFile, "api-key-file", "", "read the API key from this file (default $ARKER_API_KEY or $AUTH_KEY, else the Arker CLI's config)")
 	fl.IntVar(&a.retries, "retries", 4, "attempts per request for retryable failures (1 = no retries)")
 	fl.DurationVar(&a.timeout, "timeout", 30*time.Second, "time limit of one request or metadata operation")
 	fl.BoolVar(&a.debug, "debug", false, "log requests and filesystem operations to stderr (the key is redacted)")
+	a.conn.register(fl)
+	a.log.register(fl)
 }
 
-// config builds the client configuration for vm from env and flags.
+// config builds the client configuration for vm from flags, environment
+// and the Arker CLI's config file (configfile.go).
 func (a *apiFlags) config(vm string, stderr io.Writer) (transport.Config, error) {
-	cfg := transport.ConfigFromEnv()
-	cfg.VMID = vm
-	if a.baseURL != "" {
-		cfg.BaseURL = a.baseURL
+	cfg, _, err := a.resolve(vm)
+	if err != nil {
+		return cfg, err
 	}
-	if a.region != "" {
-		cfg.Region = a.region
+	log, err := a.log.logger(stderr, a.debug, cfg.APIKey)
+	if err != nil {
+		return cfg, err
 	}
-	if a.apiKeyFile != "" {
-		b, err := os.ReadFile(a.apiKeyFile)
-		if err != nil {
-			return cfg, fmt.Errorf("reading the API key: %w", err)
-		}
-		cfg.APIKey = strings.TrimSpace(string(b))
-	}
-	cfg.Retry.Attempts = a.retries
-	cfg.RequestTimeout = a.timeout
-	if a.debug {
-		cfg.Debug = func(format string, args ...any) { fmt.Fprintf(stderr, "arkerfs: "+format+"\n", args...) }
-	}
+	cfg.Debug = transportLogf(log, nil)
 	return cfg, nil
 }
 

@@ -3,6 +3,7 @@
 // emulator for trying it without an account.
 //
 //	arkerfs mount [flags] VM MOUNTPOINT
+//	arkerfs VM MOUNTPOINT -o OPTIONS   (as mount.fuse3 runs it, for /etc/fstab)
 //	arkerfs unmount MOUNTPOINT
 //	arkerfs serve --home DIR [--listen ADDR] [--vm ID]
 //	arkerfs status [flags] VM
@@ -15,7 +16,7 @@ import (
 )
 
 const usage = `usage:
-  arkerfs mount [flags] VM MOUNTPOINT   mount the VM's home directory (foreground)
+  arkerfs mount [flags] VM MOUNTPOINT   mount the VM's home directory (-f: in the foreground)
   arkerfs unmount MOUNTPOINT            unmount it
   arkerfs serve [flags]                 run a local Arker-compatible emulator
   arkerfs status [flags] VM             check the key and the VM
@@ -47,11 +48,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "status":
 		return runStatus(rest, stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "arkerfs", version)
+		fmt.Fprintln(stdout, "arkerfs", buildVersion())
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
+	}
+	if isFstabCall(args) {
+		return runFstab(args, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "arkerfs: unknown command %q\n%s", cmd, usage)
 	return 2

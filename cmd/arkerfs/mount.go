@@ -24,12 +24,18 @@ import (
 
 const mountUsage = `usage: arkerfs mount [flags] VM MOUNTPOINT
 
-Mounts the home directory of Arker VM on MOUNTPOINT and serves it in the
-foreground. Ctrl-C (or SIGTERM, or 'arkerfs unmount MOUNTPOINT') uploads
-what is pending, unmounts and exits 0.
+Mounts the home directory of Arker VM on MOUNTPOINT and returns once the
+mount answers, its server left in the background with its log in the
+cache directory. With -f (--foreground) it serves in the foreground, as
+systemd and launchd want: Ctrl-C or SIGTERM uploads what is pending,
+unmounts and exits 0. 'arkerfs unmount MOUNTPOINT' stops either kind.
 
-The API key comes from $ARKER_API_KEY (or $AUTH_KEY), the endpoint from
-$ARKER_BASE_URL or $ARKER_REGION; flags override them.
+Each setting comes from its flag, else the environment, else the Arker
+CLI's ~/.arker/config.json ('arker config set'): the API key from
+--api-key-file, $ARKER_API_KEY or $AUTH_KEY, or the file's apiKey; the
+endpoint from --base-url or $ARKER_BASE_URL, else from the region
+(--region, $ARKER_REGION, the file's region). 'arkerfs status VM' shows
+what was found where.
 
 Flags:
 `
@@ -42,6 +48,7 @@ type mountFlags struct {
 	cacheDir                          string
 	cacheSizeMiB, diskCacheMiB        int64
 	attrTTL, entryTTL, dirTTL, negTTL time.Duration
+	ux                                mountExtras
 }
 
 func (m *mountFlags) register(fl *flag.FlagSet) {
@@ -56,6 +63,7 @@ func (m *mountFlags) register(fl *flag.FlagSet) {
 	fl.DurationVar(&m.entryTTL, "entry-ttl", 5*time.Second, "how long names are trusted")
 	fl.DurationVar(&m.dirTTL, "dir-ttl", 5*time.Second, "how long directory listings are trusted")
 	fl.DurationVar(&m.negTTL, "negative-ttl", 5*time.Second, "how long 'no such file' is trusted")
+	m.ux.register(fl)
 }
 
 func defaultCacheDir() string {
@@ -66,6 +74,11 @@ func defaultCacheDir() string {
 }
 
 func runMount(args []string, stdout, stderr io.Writer) int {
+	readyFile, args, err := takeReadyFD(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "arkerfs: %v\n", err)
+		return 2
+	}
 	fl := flag.NewFlagSet("mount", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	fl.Usage = func() { fmt.Fprint(stderr, mountUsage); fl.PrintDefaults() }
@@ -79,26 +92,43 @@ func runMount(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "arkerfs: mount needs VM and MOUNTPOINT (see 'arkerfs mount -h')")
 		return 2
 	}
+	if msg := m.ux.check(); msg != "" {
+		fmt.Fprintf(stderr, "arkerfs: %s (see 'arkerfs mount -h')\n", msg)
+		return 2
+	}
 	vm, mnt := pos[0], pos[1]
-	if err := checkFUSE(); err != nil {
-		return fail(stderr, "%v", err)
+	if !m.ux.foreground && readyFile == nil {
+		return mountBackground(args, vm, mnt, &m, stdout, stderr)
 	}
-	if err := prepareMountpoint(mnt, stderr); err != nil {
-		return fail(stderr, "%v", err)
+	var pathErr error
+	if readyFile != nil {
+		mnt, pathErr = m.absolute(mnt)
 	}
-	cfg, err := m.api.config(vm, stderr)
+	cfg, sets, err := m.api.resolve(vm)
+	s, serr := newMountSession(&m, readyFile, cfg.APIKey, stdout, stderr)
+	if serr != nil {
+		return s.fail(serr)
+	}
+	defer s.close()
+	if err == nil {
+		err = pathErr
+	}
 	if err != nil {
-		return fail(stderr, "%v", err)
+		return s.fail(err)
 	}
+	if err := checkMountpoint(mnt, s.notices()); err != nil {
+		return s.fail(err)
+	}
+	cfg.Debug = transportLogf(s.log, newRetryStorm(s.log))
 	client, err := transport.New(cfg)
 	if err != nil {
-		return fail(stderr, "%v", err)
+		return s.fail(err)
 	}
 	rootAttr, err := checkVM(client, vm, m.root)
 	if err != nil {
-		return fail(stderr, "%v", err)
+		return s.fail(sets.explainMountErr(err))
 	}
-	return serveMount(client, vm, mnt, &m, rootAttr, stdout, stderr)
+	return serveMount(client, vm, mnt, &m, rootAttr, s)
 }
 
 // checkVM makes one call that proves the key and the VM, then checks that
@@ -107,7 +137,7 @@ func checkVM(client *transport.Client, vm, root string) (transport.Attr, error) 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if _, err := client.DescribeVM(ctx); err != nil {
-		return transport.Attr{}, describeErr(err, vm)
+		return transport.Attr{}, withCause(describeErr(err, vm), err)
 	}
 	a, err := client.Stat(ctx, root)
 	if err != nil {
@@ -138,11 +168,11 @@ func describeErr(err error, vm string) error {
 }
 
 // serveMount mounts and serves until unmounted or signalled.
-func serveMount(client *transport.Client, vm, mnt string, m *mountFlags, rootAttr transport.Attr, stdout, stderr io.Writer) int {
+func serveMount(client *transport.Client, vm, mnt string, m *mountFlags, rootAttr transport.Attr, s *mountSession) int {
 	// The block cache keeps to its budget; the limit keeps the Go heap
 	// from growing to twice what is live around it.
 	debug.SetMemoryLimit(m.cacheSizeMiB<<20 + 32<<20)
-	if stop := startProfile(stderr); stop != nil {
+	if stop := startProfile(s.notices()); stop != nil {
 		defer stop()
 	}
 	bo := cache.BlockCacheOptions{MemBudget: m.cacheSizeMiB << 20}
@@ -151,59 +181,56 @@ func serveMount(client *transport.Client, vm, mnt string, m *mountFlags, rootAtt
 	}
 	blocks, err := cache.NewBlockCache(bo)
 	if err != nil {
-		return fail(stderr, "block cache: %v", err)
+		return s.fail(fmt.Errorf("block cache: %w", err))
 	}
 	defer blocks.Close()
 	staging, err := cache.NewStaging(filepath.Join(m.cacheDir, "staging", safeName(vm)))
 	if err != nil {
-		return fail(stderr, "staging directory: %v", err)
+		return s.fail(fmt.Errorf("staging directory: %w", err))
 	}
 	defer staging.Close()
-	if left, err := staging.Leftovers(); err == nil && len(left) > 0 {
-		fmt.Fprintf(stderr, "arkerfs: %d file(s) from an earlier session were not uploaded; their content is kept:\n", len(left))
+	if left, err := staging.Leftovers(); err == nil {
 		for _, l := range left {
-			fmt.Fprintf(stderr, "  %s -> %s\n", l.VMPath, l.LocalPath)
+			s.log.Warn("a file from an earlier session was not uploaded; its content is kept", "path", l.VMPath, "local", l.LocalPath)
 		}
 	}
+	uid, gid := m.ux.owner()
 	opts := fs.Options{
-		Root: m.root, ReadOnly: m.readOnly,
-		UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
+		Root: m.root, ReadOnly: m.readOnly, UID: uid, GID: gid,
 		AttrTTL: m.attrTTL, EntryTTL: m.entryTTL, DirTTL: m.dirTTL, NegativeTTL: m.negTTL,
 		OpTimeout: m.api.timeout,
-	}
-	if m.api.debug {
-		opts.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, "arkerfs: "+format+"\n", args...) }
-	} else {
-		opts.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, "arkerfs: warning: "+format+"\n", args...) }
+		Logf:      fsLogf(s.log),
 	}
 	fsys := fs.New(client, blocks, staging, opts)
 	fsys.Prime(m.root, rootAttr)
 	mo := fsys.MountOptions()
 	mo.MountOptions = fuse.MountOptions{
-		FsName:       "arkerfs:" + vm,
+		FsName:       m.ux.source(vm),
 		Name:         "arkerfs",
 		AllowOther:   m.allowOther,
 		DirectMount:  os.Geteuid() == 0,
 		MaxWrite:     1 << 20,
 		MaxReadAhead: 1 << 20,
 		Debug:        m.api.debug && os.Getenv("ARKERFS_DEBUG_FUSE") != "",
+		Options:      m.ux.fuseOptionsHere(vm, m.allowOther),
 	}
 	if m.readOnly {
 		mo.MountOptions.Options = append(mo.MountOptions.Options, "ro")
 	}
 	server, err := gofs.Mount(mnt, fsys.Root(), mo)
 	if err != nil {
-		return fail(stderr, "mounting %s: %v", mnt, err)
+		return s.fail(fmt.Errorf("mounting %s: %w", mnt, err))
 	}
-	fmt.Fprintf(stdout, "arkerfs: VM %s %s mounted on %s (Ctrl-C or 'arkerfs unmount %s' to stop)\n", vm, m.root, mnt, mnt)
-	go unmountOnSignal(server, mnt, stderr)
+	s.mounted(vm, m.root, mnt)
+	go unmountOnSignal(server, mnt, s.notices())
 	server.Wait()
+	s.stopping()
 	flushCtx, cancel := context.WithTimeout(context.Background(), m.api.timeout)
 	defer cancel()
 	if err := fsys.Flush(flushCtx); err != nil {
-		fmt.Fprintf(stderr, "arkerfs: last deferred changes (mkdir, chmod, times) not applied: %v\n", err)
+		s.log.Warn("last deferred changes (mkdir, chmod, times) not applied", "reason", err.Error())
 	}
-	fmt.Fprintf(stdout, "arkerfs: unmounted %s\n", mnt)
+	s.unmounted(mnt)
 	return 0
 }
 

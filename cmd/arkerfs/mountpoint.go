@@ -46,9 +46,10 @@ func isStale(err error) bool {
 
 const unmountUsage = `usage: arkerfs unmount MOUNTPOINT
 
-Unmounts an arkerfs mount. The serving 'arkerfs mount' uploads what is
-pending and exits. A busy mount (open files, a shell inside) is refused;
-close them and try again, or pass --lazy to detach it now.
+Unmounts an arkerfs mount and waits while the serving 'arkerfs mount'
+uploads what is pending and exits. A busy mount (open files, a shell
+inside) is refused; close them and try again, or pass --lazy to detach
+it now.
 `
 
 func runUnmount(args []string, stdout, stderr io.Writer) int {
@@ -92,6 +93,9 @@ func runUnmount(args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		return fail(stderr, "unmounting %s: %v", pos[0], err)
+	}
+	if !lazy {
+		waitServerExit(runtimeDir(), abs, stderr)
 	}
 	return 0
 }

@@ -10,7 +10,8 @@ import (
 	"github.com/arker-ai/arkerfs/transport"
 )
 
-// runStatus checks the key and the VM and says where requests go.
+// runStatus shows each connection setting with where it came from, then
+// checks the key and the VM and says where requests go.
 func runStatus(args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("status", flag.ContinueOnError)
 	fl.SetOutput(stderr)
@@ -24,10 +25,17 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: arkerfs status [flags] VM")
 		return 2
 	}
-	cfg, err := a.config(pos[0], stderr)
+	cfg, sets, err := a.resolve(pos[0])
+	fmt.Fprintln(stdout, "settings:")
+	sets.print(stdout)
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
+	log, err := a.log.logger(stderr, a.debug, cfg.APIKey)
+	if err != nil {
+		return fail(stderr, "%v", err)
+	}
+	cfg.Debug = transportLogf(log, nil)
 	client, err := transport.New(cfg)
 	if err != nil {
 		return fail(stderr, "%v", err)
@@ -36,7 +44,7 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	vm, err := client.DescribeVM(ctx)
 	if err != nil {
-		return fail(stderr, "%v", describeErr(err, pos[0]))
+		return fail(stderr, "%v", sets.explainErr(err, pos[0]))
 	}
 	fmt.Fprintf(stdout, "VM %s (%s) is %s\nconfig: %s\n", vm.ID, vm.Name, vm.State, cfg)
 	return 0

@@ -127,7 +127,7 @@ func (r *rig) mount(ctx context.Context, o mountOpts) (*mount, error) {
 			return nil, fmt.Errorf("mount: %w", err)
 		}
 	}
-	args := []string{"mount", "--cache-dir", cacheDir}
+	args := []string{"mount", "--foreground", "--cache-dir", cacheDir}
 	if o.cacheMiB > 0 {
 		args = append(args, "--cache-size", fmt.Sprint(o.cacheMiB))
 	}
