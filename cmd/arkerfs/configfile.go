@@ -196,8 +196,7 @@ func (s settings) apply(cfg *transport.Config) {
 	cfg.APIKey = s.APIKey.Value
 	cfg.BaseURL = s.BaseURL.Value
 	cfg.Region = s.Region.Value
-	// PROVIDER: enable once transport.Config has a Provider field.
-	// cfg.Provider = s.Provider.Value
+	cfg.Provider = s.Provider.Value
 }
 
 // config builds the client configuration for vm: cfg with the settings
@@ -209,8 +208,8 @@ func (s settings) config(cfg transport.Config, vm string) (transport.Config, err
 		return cfg, errors.New("no API key: set ARKER_API_KEY, pass --api-key-file, or run 'arker config set' (~/" + cliConfigFile + ")")
 	}
 	if _, err := cfg.Endpoint(); err != nil {
-		if s.BaseURL.Value == "" && s.Region.Value == "" {
-			return cfg, errors.New("no endpoint: set ARKER_REGION or ARKER_BASE_URL, pass --region or --base-url, or run 'arker config set' (~/" + cliConfigFile + ")")
+		if s.BaseURL.Value == "" && s.Region.Value == "" && s.Provider.Value == "" {
+			return cfg, errors.New("no endpoint: set ARKER_PROVIDER and ARKER_REGION or ARKER_BASE_URL, pass --provider and --region or --base-url, or run 'arker config set' (~/" + cliConfigFile + ")")
 		}
 		return cfg, err
 	}
