@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/arker-ai/arkerfs/transport/emulator"
+	"github.com/arker-ai/arkerfs/emulator"
 )
 
 // TestBackgroundMountAndUnmount mounts with the real binary as a user

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/arker-ai/arkerfs/transport/emulator"
+	"github.com/arker-ai/arkerfs/emulator"
 )
 
 // The tests in cli_test.go and the files beside it (background_test.go,

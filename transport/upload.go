@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"io"
 	"path"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/arker-ai/arkerfs/transport/helper"
@@ -145,6 +146,7 @@ func installOp(f *upload) MetaOp {
 // install puts every file that arrived in place with one helper run (or
 // as few as the command size allows), and fills in all the results.
 func (c *Client) install(ctx context.Context, files []*upload, res []UploadResult) {
+	c.explainRefusals(ctx, files)
 	var ops []MetaOp
 	var sent []*upload
 	for _, f := range files {
@@ -167,5 +169,42 @@ func (c *Client) install(ctx context.Context, files []*upload, res []UploadResul
 		}
 		a := mr[k].Attr
 		r.Size, r.SHA256, r.MtimeNs, r.Ino, r.Attr = a.Size, f.sum, a.MtimeNs, a.Ino, a
+	}
+}
+
+// explainRefusals gives refused uploads a file-system reason. The write
+// API refuses a file whose directory is missing or is not a directory with
+// a bare bad_request or not_found (it has no errno); one helper run stats
+// the directories of all such files, and a missing directory becomes
+// CodeNotFound, a file in the way CodeNotDir, an unreadable one
+// CodePermission. Other failures keep their error.
+func (c *Client) explainRefusals(ctx context.Context, files []*upload) {
+	var ops []MetaOp
+	var refused []*upload
+	for _, f := range files {
+		switch CodeOf(f.err) {
+		case CodeBadRequest, CodeNotFound, CodeForbidden:
+			ops = append(ops, MetaOp{Kind: helper.OpStat, Path: path.Dir(f.Path)})
+			refused = append(refused, f)
+		}
+	}
+	if len(ops) == 0 {
+		return
+	}
+	mr, err := c.Meta(ctx, ops...)
+	if err != nil {
+		return // the refusal stands as the server gave it
+	}
+	for k, f := range refused {
+		code := CodeOf(mr[k].Err)
+		switch {
+		case mr[k].Err == nil && mr[k].Attr != nil && mr[k].Attr.Type != helper.TypeDir:
+			code = CodeNotDir
+		case code == CodeNotFound, code == CodeNotDir, code == CodePermission:
+		default:
+			continue
+		}
+		f.err = &Error{Code: code, Op: "upload", Path: f.Path,
+			Message: "the directory " + strconv.Quote(path.Dir(f.Path)) + " cannot hold it", Err: f.err}
 	}
 }
