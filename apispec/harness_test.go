@@ -30,7 +30,7 @@ func specFor(t *testing.T, l wire.Lineage) *Spec {
 		}
 		loaded.specs[l] = s
 	}
-	return &Spec{lineage: s.lineage, doc: s.doc, router: s.router, envelope: s.envelope, codeStatus: s.codeStatus}
+	return s.Clone()
 }
 
 // call is a request a test sends. Authorization: Bearer is added unless

@@ -28,6 +28,10 @@ type Spec struct {
 	lineage wire.Lineage
 	doc     *openapi3.T
 	router  routers.Router
+	// otherRouter routes the other lineage's operations: a request for one
+	// of them is a client's capability probe, which is correct when the
+	// server answers it as a missing route (404).
+	otherRouter routers.Router
 	// envelope is the lineage's error envelope for any code: the check of
 	// an error answer to a request no operation matches.
 	envelope *openapi3.Schema
@@ -46,25 +50,15 @@ func Load(l wire.Lineage) (*Spec, error) {
 	if l != wire.LineageA && l != wire.LineageB {
 		return nil, fmt.Errorf("apispec: unknown lineage %q", l)
 	}
-	doc, err := openapi3.NewLoader().LoadFromData(docs.ArkerAPI)
+	doc, router, err := loadLineage(l)
 	if err != nil {
-		return nil, fmt.Errorf("apispec: load arker-api.yaml: %w", err)
+		return nil, err
 	}
-	if err := keepLineage(doc, l); err != nil {
-		return nil, fmt.Errorf("apispec: arker-api.yaml: %w", err)
-	}
-	if err := doc.Validate(context.Background()); err != nil {
-		return nil, fmt.Errorf("apispec: arker-api.yaml, lineage %s: %w", l, err)
-	}
-	// Route on paths alone. The servers of the document are the real
-	// hosts, with an /api prefix; the traffic checked here is /v1/… on
-	// whatever host serves it.
-	doc.Servers = nil
-	router, err := gorillamux.NewRouter(doc)
+	_, other, err := loadLineage(otherLineage(l))
 	if err != nil {
-		return nil, fmt.Errorf("apispec: route arker-api.yaml: %w", err)
+		return nil, err
 	}
-	s := &Spec{lineage: l, doc: doc, router: router}
+	s := &Spec{lineage: l, doc: doc, router: router, otherRouter: other}
 	name := flatEnvelope
 	if l == wire.LineageA {
 		name = typedEnvelope
@@ -78,6 +72,43 @@ func Load(l wire.Lineage) (*Spec, error) {
 	}
 	s.envelope = ref.Value
 	return s, nil
+}
+
+// loadLineage reads the document for lineage l, validates it, and routes
+// on paths alone: the servers of the document are the real hosts, with an
+// /api prefix; the traffic checked here is /v1/… on whatever host serves it.
+func loadLineage(l wire.Lineage) (*openapi3.T, routers.Router, error) {
+	doc, err := openapi3.NewLoader().LoadFromData(docs.ArkerAPI)
+	if err != nil {
+		return nil, nil, fmt.Errorf("apispec: load arker-api.yaml: %w", err)
+	}
+	if err := keepLineage(doc, l); err != nil {
+		return nil, nil, fmt.Errorf("apispec: arker-api.yaml: %w", err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		return nil, nil, fmt.Errorf("apispec: arker-api.yaml, lineage %s: %w", l, err)
+	}
+	doc.Servers = nil
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("apispec: route arker-api.yaml: %w", err)
+	}
+	return doc, router, nil
+}
+
+// otherLineage is the lineage that is not l.
+func otherLineage(l wire.Lineage) wire.Lineage {
+	if l == wire.LineageA {
+		return wire.LineageB
+	}
+	return wire.LineageA
+}
+
+// Clone returns a Spec that checks against the same loaded document and
+// records its own violations, none yet. Loading is slow; cloning is not.
+func (s *Spec) Clone() *Spec {
+	return &Spec{lineage: s.lineage, doc: s.doc, router: s.router, otherRouter: s.otherRouter,
+		envelope: s.envelope, codeStatus: s.codeStatus}
 }
 
 // Lineage returns the lineage the Spec checks.

@@ -28,7 +28,17 @@ func (s *Spec) Middleware(next http.Handler) http.Handler {
 		ex := s.checkRequest(r)
 		rec := newRecorder(w)
 		next.ServeHTTP(rec, r)
+		if rec.status == 0 && r.Context().Err() != nil {
+			// The client went away before anything was answered: there
+			// is no answer to check.
+			s.record(ex, 0)
+			return
+		}
 		ex.response = s.checkResponse(ex, rec)
+		if ex.probe && (rec.statusCode() != http.StatusNotFound || len(ex.response) > 0) {
+			ex.request = append(ex.request, fmt.Sprintf(
+				"lineage %s declares no operation at this path, and the answer is not the 404 of a missing route", s.lineage))
+		}
 		s.record(ex, rec.statusCode())
 	})
 }

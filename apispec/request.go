@@ -22,6 +22,7 @@ type exchange struct {
 	route        *routers.Route                         // nil when no operation matches
 	input        *openapi3filter.RequestValidationInput // for the response check
 	request      []string                               // problems found in the request
+	probe        bool                                   // a request for an operation of the other lineage only
 	response     []string                               // problems found in the answer
 }
 
@@ -34,6 +35,9 @@ func (s *Spec) checkRequest(r *http.Request) *exchange {
 	switch {
 	case errors.Is(err, routers.ErrMethodNotAllowed):
 		ex.request = append(ex.request, fmt.Sprintf("lineage %s declares no %s operation on this path", s.lineage, r.Method))
+		return ex
+	case err != nil && s.isProbe(r):
+		ex.probe = true
 		return ex
 	case err != nil:
 		ex.request = append(ex.request, fmt.Sprintf("lineage %s declares no operation at this path", s.lineage))
@@ -170,4 +174,12 @@ func bearerPresent(_ context.Context, in *openapi3filter.AuthenticationInput) er
 		return errors.New("the Authorization header is not Bearer <token>")
 	}
 	return nil
+}
+
+// isProbe reports whether r asks for an operation that only the other
+// lineage has (e.g. /sync-stream in lineage A): clients detect what a
+// server offers that way, and a 404 is then the right answer.
+func (s *Spec) isProbe(r *http.Request) bool {
+	_, _, err := s.otherRouter.FindRoute(r)
+	return err == nil
 }

@@ -151,6 +151,9 @@ func render(l wire.Lineage, e *apiError, op, method string) (int, wire.ErrorEnve
 		b.Request = &wire.RequestRef{Kind: wire.RequestUnmatched, Method: method}
 	}
 	b.RetryAfterSeconds, b.Details = e.retryAfter, e.details
+	if b.Details == nil {
+		b.Details = defaultDetails(e.code)
+	}
 	if e.work != "" {
 		b.Recovery = &wire.Recovery{Work: e.work}
 	}
@@ -196,4 +199,22 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+}
+
+// defaultDetails are the details lineage A requires of a code, for errors
+// made without any (injected faults): the least the schema accepts.
+func defaultDetails(code string) *wire.ErrorDetails {
+	switch code {
+	case wire.CodeRateLimited:
+		return &wire.ErrorDetails{Limiter: "arker"}
+	case wire.CodeCapacityUnavailable:
+		return &wire.ErrorDetails{Scope: "region"}
+	case wire.CodeNotFound, wire.CodeConflict, wire.CodeResourceBusy, wire.CodeAlreadyExists, wire.CodeExpired:
+		return &wire.ErrorDetails{Resource: wire.ResourceResource}
+	case wire.CodeOperationFailed:
+		return &wire.ErrorDetails{Reason: "command_failed"}
+	case wire.CodeUnsupportedOperation:
+		return &wire.ErrorDetails{Reason: reasonNotSupported}
+	}
+	return nil
 }

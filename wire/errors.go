@@ -84,6 +84,7 @@ type ErrorDetails struct {
 	Reason         string      `json:"reason,omitempty"`          // unsupported_operation, operation_failed
 	Feature        string      `json:"feature,omitempty"`         // unsupported_operation
 	Limiter        string      `json:"limiter,omitempty"`         // rate_limited
+	Scope          string      `json:"scope,omitempty"`           // capacity_unavailable: worker | region | platform
 }
 
 // Violation is one field a bad_request found wrong.
