@@ -46,7 +46,8 @@ func newCLIEnv(t *testing.T) *cliEnv {
 	requireFUSE(t)
 	c := &cliEnv{t: t, vmHome: t.TempDir(), home: t.TempDir(), cache: t.TempDir(), mnt: t.TempDir()}
 	c.bin = buildArkerfs(t)
-	emu, err := emulator.New(emulator.Options{Home: c.vmHome, Token: testToken})
+	spec := contract(t)
+	emu, err := emulator.New(emulator.Options{Home: c.vmHome, Token: testToken, Lineage: spec.Lineage(), Wrap: spec.Middleware})
 	if err != nil {
 		t.Fatalf("emulator: %v", err)
 	}

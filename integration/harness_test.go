@@ -67,7 +67,8 @@ func newEnv(t *testing.T, options ...envOption) *env {
 	t.Helper()
 	requireFUSE(t)
 	e := &env{t: t, home: t.TempDir(), mnt: t.TempDir()}
-	emu, err := emulator.New(emulator.Options{Home: e.home, Token: testToken})
+	spec := contract(t)
+	emu, err := emulator.New(emulator.Options{Home: e.home, Token: testToken, Lineage: spec.Lineage(), Wrap: spec.Middleware})
 	if err != nil {
 		t.Fatalf("emulator: %v", err)
 	}
