@@ -17,15 +17,18 @@ all: build
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/arkerfs
 
-## test: everything CI runs: lint, cross-compilation, unit and real-mount tests.
+## test: everything CI runs: lint, cross-compilation, unit and real-mount
+## tests; the real-mount suite runs once per API lineage (a, then b).
 test: deps lint cross
 	$(GO) test -count=1 -timeout 30m $(PKGS)
+	ARKERFS_TEST_API=b $(GO) test -count=1 -timeout 30m ./integration/
 
 unit:
 	$(GO) test -count=1 -short -timeout 10m $(PKGS)
 
 integration: deps
 	$(GO) test -count=1 -timeout 30m ./integration/...
+	ARKERFS_TEST_API=b $(GO) test -count=1 -timeout 30m ./integration/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
