@@ -7,6 +7,7 @@
 //	arkerfs unmount MOUNTPOINT
 //	arkerfs serve --home DIR [--listen ADDR] [--vm ID]
 //	arkerfs status [flags] VM
+//	arkerfs doctor [flags] VM
 package main
 
 import (
@@ -20,6 +21,7 @@ const usage = `usage:
   arkerfs unmount MOUNTPOINT            unmount it
   arkerfs serve [flags]                 run a local Arker-compatible emulator
   arkerfs status [flags] VM             check the key and the VM
+  arkerfs doctor [flags] VM             tell what the service offers and what arkerfs will use
   arkerfs version                       print the version
 Run 'arkerfs COMMAND -h' for a command's flags.
 `
@@ -47,6 +49,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runServe(rest, stdout, stderr)
 	case "status":
 		return runStatus(rest, stdout, stderr)
+	case "doctor":
+		return runDoctor(rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "arkerfs", buildVersion())
 		return 0
