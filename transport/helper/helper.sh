@@ -238,8 +238,9 @@ op_link() {
 # op_install DST TMP MODE: put the regular file TMP in DST's place with
 # one rename(2) (atomic for readers of DST), after giving it MODE; MODE -
 # keeps DST's mode when DST is a regular file, else 0644. Missing parent
-# directories of DST are made (0755), as a sync write makes them. TMP is
-# removed when the install fails.
+# directories of DST are made (0755), as a sync write makes them. A DST
+# with several hard links is rewritten in place instead, so that every
+# link sees the new content. TMP is removed when the install fails.
 op_install() {
 	if [ ! -f "$2" ] || [ -L "$2" ]; then
 		if _exists "$2"; then _err EINVAL "the uploaded file is not a regular file"; else _why "$2" "the uploaded file is missing" EIO; fi
@@ -253,6 +254,18 @@ op_install() {
 		_mo=
 		if [ -f "$1" ] && [ ! -L "$1" ]; then _mo=$(find "$1" -maxdepth 0 -printf '%m' 2>/dev/null); fi
 		[ -n "$_mo" ] || _mo=644
+	fi
+	if [ -f "$1" ] && [ ! -L "$1" ] && [ -n "$(find "$1" -maxdepth 0 -links +1 2>/dev/null)" ]; then
+		# Several names share DST's inode: rewrite it in place, so that
+		# every name sees the new content (not atomic for readers).
+		if _m=$({ cat -- "$2" >"$1"; } 2>&1) && _m=$(chmod "$_mo" -- "$1" 2>&1); then
+			rm -f -- "$2"
+			_done "$1"
+		else
+			rm -f -- "$2"
+			_fail "$1" "$_m" EIO
+		fi
+		return
 	fi
 	if ! _m=$(chmod "$_mo" -- "$2" 2>&1); then rm -f -- "$2"; _fail "$2" "$_m" EPERM; return; fi
 	if _m=$(mv -f -T -- "$2" "$1" 2>&1); then _done "$1"; else rm -f -- "$2"; _fail "$1" "$_m" EIO; fi

@@ -82,3 +82,29 @@ func TestInstall(t *testing.T) {
 		}
 	})
 }
+
+// TestInstallOverHardLinks: a target with several names is rewritten in
+// place, so that every name sees the new content; the upload is removed.
+func TestInstallOverHardLinks(t *testing.T) {
+	eachShell(t, func(t *testing.T, sh shell) {
+		d := t.TempDir()
+		j := func(n string) string { return filepath.Join(d, n) }
+		tree(t, d, map[string]string{"f": "old", ".up": "new content"})
+		if err := os.Link(j("f"), j("g")); err != nil {
+			t.Fatal(err)
+		}
+		res := runOps(t, sh, Op{Kind: OpInstall, Path: j("f"), Path2: j(".up"), Mode: 0o600})
+		wantOK(t, "install over a linked file", res[0], j("f"))
+		for _, n := range []string{"f", "g"} {
+			if b, err := os.ReadFile(j(n)); err != nil || string(b) != "new content" {
+				t.Errorf("%s holds %q, %v", n, b, err)
+			}
+		}
+		if a := res[0].Attr; a == nil || a.Nlink != 2 || a.Perm != 0o600 {
+			t.Errorf("attributes after install: %+v", res[0].Attr)
+		}
+		if _, err := os.Lstat(j(".up")); !os.IsNotExist(err) {
+			t.Errorf("the upload is still there: %v", err)
+		}
+	})
+}
