@@ -31,11 +31,12 @@ const tarTempDir, tarTempPrefix = "/tmp", ".arker-sync-"
 // names) are refused by the server's extraction; GNU tar strips a leading
 // "/" and refuses ".." itself.
 //
-// Unpacking is not atomic: on failure some entries may be in place. A
-// failure without an answer to the stream request is CodeUnknownOutcome:
-// the archive may have been unpacked, and unpacking it again would
-// overwrite whatever changed since; the caller reconciles (for example
-// with Manifest) before repeating.
+// Unpacking is not atomic: on failure some entries may be in place. When
+// the answer to the stream request is lost, one manifest of dir tells
+// whether every regular file of the archive landed (then UploadTar
+// succeeds); otherwise the failure is CodeUnknownOutcome: the archive may
+// have been partly unpacked, and unpacking it again would overwrite
+// whatever changed since, so the caller decides.
 func (c *Client) UploadTar(ctx context.Context, dir string, src io.ReaderAt, size int64) error {
 	if !path.IsAbs(dir) || path.Clean(dir) != dir || dir == "/" || !utf8.ValidString(dir) || strings.IndexByte(dir, 0) >= 0 {
 		return &Error{Code: CodeInvalid, Op: "upload tar", Path: dir, Message: "want an absolute, clean, valid UTF-8 directory other than /"}
@@ -50,6 +51,10 @@ func (c *Client) UploadTar(ctx context.Context, dir string, src io.ReaderAt, siz
 	sum := hex.EncodeToString(h.Sum(nil))
 	if c.mayStream(size) {
 		_, err := c.stream(ctx, "upload tar", dir, src, size, sum, wire.ExtractTar)
+		if CodeOf(err) == CodeUnknownOutcome && c.tarLanded(ctx, dir, src, size) {
+			c.debugf("upload tar %q: the answer was lost, but the manifest shows every file in place", dir)
+			return nil
+		}
 		if err == nil || !fallBack(err) || CodeOf(err) == CodeUnknownOutcome {
 			return err
 		}

@@ -263,20 +263,30 @@ func TestUploadTarWays(t *testing.T) {
 	})
 }
 
-// TestUploadTarUnknownOutcome: a raw tar upload without an answer is an
-// unknown outcome, not repeated: unpacking again could overwrite what
-// changed meanwhile.
+// TestUploadTarUnknownOutcome: a raw tar upload whose answer is lost is
+// reconciled with one manifest, never sent again: it succeeds when every
+// file landed, and is an unknown outcome when they did not.
 func TestUploadTarUnknownOutcome(t *testing.T) {
-	e := newEmu(t, wire.LineageB)
-	c := e.client(t)
-	e.InjectFault(emulator.Fault{Endpoint: emulator.EndpointSyncStream, Kind: emulator.FaultDropAfter})
-	tarball := makeTar(t, map[string][]byte{"f": []byte("f")}, nil, nil)
-	err := c.UploadTar(ctxT(t), vm("x"), bytes.NewReader(tarball), int64(len(tarball)))
-	if transport.CodeOf(err) != transport.CodeUnknownOutcome || transport.IsRetryable(err) {
-		t.Fatalf("lost answer: %v", err)
-	}
-	if n := e.requests(emulator.EndpointSyncStream); n != 1 {
-		t.Errorf("%d stream requests, want 1", n)
+	for _, c := range []struct {
+		kind   emulator.FaultKind
+		landed bool
+	}{{emulator.FaultDropAfter, true}, {emulator.FaultDrop, false}} {
+		t.Run(string(c.kind), func(t *testing.T) {
+			e := newEmu(t, wire.LineageB)
+			cl := e.client(t)
+			e.InjectFault(emulator.Fault{Endpoint: emulator.EndpointSyncStream, Kind: c.kind})
+			tarball := makeTar(t, map[string][]byte{"f": []byte("f"), "d/g": []byte("gg")}, nil, nil)
+			err := cl.UploadTar(ctxT(t), vm("x"), bytes.NewReader(tarball), int64(len(tarball)))
+			switch {
+			case c.landed && err != nil:
+				t.Fatalf("the archive landed, but: %v", err)
+			case !c.landed && (transport.CodeOf(err) != transport.CodeUnknownOutcome || transport.IsRetryable(err)):
+				t.Fatalf("lost request: %v", err)
+			}
+			if n, m := e.requests(emulator.EndpointSyncStream), e.requests(emulator.EndpointSyncManifest); n != 1 || m != 1 {
+				t.Errorf("%d stream and %d manifest requests, want 1 and 1", n, m)
+			}
+		})
 	}
 }
 
