@@ -14,6 +14,14 @@ import (
 	"time"
 )
 
+// TestMain lets the test binary do a child's work (see childEnv).
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(childMain(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
 // requireFUSE fails in CI and skips elsewhere when FUSE cannot be used
 // (the rule of integration/harness_test.go).
 func requireFUSE(t *testing.T) {
