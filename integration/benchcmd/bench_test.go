@@ -12,7 +12,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/arker-ai/arkerfs/wire"
 )
+
+// TestMain lets the test binary do a child's work (see childEnv).
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(childMain(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
 
 // requireFUSE fails in CI and skips elsewhere when FUSE cannot be used
 // (the rule of integration/harness_test.go).
@@ -89,12 +99,14 @@ func TestQuickRunWritesEveryRow(t *testing.T) {
 	}
 	checkRows(t, &got, cfg)
 	checkCeilings(t, &got)
+	checkContract(t, &got)
 
 	md, err := os.ReadFile(cfg.out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"## 0 ms one-way latency", "## 10 ms one-way latency", "## Memory", "## Targets", "cold sequential read", "git status", "null FUSE ceiling: "} {
+	for _, want := range []string{"## 0 ms one-way latency", "## 10 ms one-way latency", "## Memory", "## Targets", "cold sequential read", "git status", "null FUSE ceiling: ",
+		"Contract: the emulator serves API lineage **B**", "`sync.stream` = raw uploads", "POST of the file to `/sync-stream`"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("markdown lacks %q", want)
 		}
@@ -192,10 +204,113 @@ func checkCeilings(t *testing.T, got *report) {
 	}
 }
 
+// checkContract checks that the report names the contract it was
+// measured on (the defaults: lineage B, a run latency) and that the write
+// rows used it: the mount and curl sent the file through /sync-stream.
+func checkContract(t *testing.T, got *report) {
+	t.Helper()
+	if got.Contract.Lineage != "b" || got.Contract.RunLatencyMs <= 0 || got.Contract.NoRange {
+		t.Errorf("the report's contract is %+v, want lineage b with a run latency and Range", got.Contract)
+	}
+	for _, r := range got.Rows {
+		if r.ID != "seq-write" || r.Skipped != "" || r.Error != "" {
+			continue
+		}
+		if r.Requests["sync.stream"] != 1 {
+			t.Errorf("seq-write @ %g ms: the mount's requests %v, want one sync.stream", r.LatencyMs, r.Requests)
+		}
+		if n, _ := r.Extra["curl_requests"].(float64); n != 1 || !strings.Contains(r.LimitHow, wire.SuffixSyncStream) {
+			t.Errorf("seq-write @ %g ms: curl's limit took %v requests: %s", r.LatencyMs, r.Extra["curl_requests"], r.LimitHow)
+		}
+	}
+}
+
 func TestNumKeepsFractionsVisible(t *testing.T) {
 	for v, want := range map[float64]string{3: "3", 3.003: "3.003", 0.25: "0.25", 0.2549: "0.25", 2.999: "2.999", 10: "10"} {
 		if got := num(v); got != want {
 			t.Errorf("num(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
+
+// TestCurlLimitsInBothLineages measures the curl limits against the
+// emulator in each lineage, with a file of a few requests and a short
+// last chunk: the upload lands whole by the lineage's route (a raw
+// stream in B, chunk writes in A) and the download gets the file.
+func TestCurlLimitsInBothLineages(t *testing.T) {
+	if err := haveTools("curl"); err != nil {
+		t.Skip(err)
+	}
+	for _, api := range []wire.Lineage{wire.LineageA, wire.LineageB} {
+		t.Run(string(api), func(t *testing.T) {
+			var log bytes.Buffer
+			cfg, err := parseFlags([]string{"-quick", "-api", string(api), "-tmp", t.TempDir()}, &log)
+			if err != nil {
+				t.Fatalf("flags: %v: %s", err, log.String())
+			}
+			cfg.log = &log
+			r, err := newRig(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.close()
+			r.sz.BigFile = 5*wire.ChunkSize + 12345 // two requests in A, the last chunk short
+			ctx := context.Background()
+			lim, err := r.curlUpload(ctx, "up.bin")
+			if err != nil {
+				t.Fatalf("upload: %v", err)
+			}
+			t.Logf("%s: %s", api, lim.how)
+			st := r.emu.Stats()
+			want := map[wire.Lineage]int{wire.LineageA: 2, wire.LineageB: 1}[api]
+			if lim.requests != want || len(lim.runs) != curlTries || lim.best <= 0 {
+				t.Errorf("limit %+v, want %d requests, %d runs", lim, want, curlTries)
+			}
+			endpoint := map[wire.Lineage]string{wire.LineageA: "sync.write", wire.LineageB: "sync.stream"}[api]
+			if got := st.Requests[endpoint]; got != int64(want*curlTries) || st.Requests["runs.create"] != 0 {
+				t.Errorf("the emulator counted %v, want %s %d", st.Requests, endpoint, want*curlTries)
+			}
+			if st.BytesIn < curlTries*r.sz.BigFile {
+				t.Errorf("the emulator received %d bytes, want at least %d", st.BytesIn, curlTries*r.sz.BigFile)
+			}
+			if _, err := os.Stat(r.vm("up.bin")); !os.IsNotExist(err) {
+				t.Errorf("the uploaded file was left on the VM: %v", err)
+			}
+			if err := r.bigFile(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if d, _, err := r.curlDownload(ctx, bigName); err != nil || d <= 0 {
+				t.Errorf("download: %v, %v", d, err)
+			}
+		})
+	}
+}
+
+// TestFlagsNameTheContract checks -api, -run-latency and -no-range, and
+// that the report's header says what they were.
+func TestFlagsNameTheContract(t *testing.T) {
+	var log bytes.Buffer
+	cfg, err := parseFlags(nil, &log)
+	if err != nil || cfg.api != wire.LineageB || cfg.runLatency <= 0 || cfg.noRange {
+		t.Errorf("defaults: %+v, %v", cfg, err)
+	}
+	cfg, err = parseFlags([]string{"-api", "a", "-run-latency", "0", "-no-range"}, &log)
+	if err != nil || cfg.api != wire.LineageA || cfg.runLatency != 0 || !cfg.noRange {
+		t.Errorf("-api a -run-latency 0 -no-range: %+v, %v", cfg, err)
+	}
+	for _, bad := range [][]string{{"-api", "c"}, {"-run-latency", "-1ms"}} {
+		if _, err := parseFlags(bad, &log); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	rep := newReport(config{bin: "/nonexistent", api: wire.LineageA, runLatency: 5 * time.Millisecond, noRange: true}, sizesFor(true))
+	var md bytes.Buffer
+	if err := rep.writeMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"lineage **A**", "`-api a`", "starts 5 ms late", "ignore `Range`"} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("the report's header lacks %q", want)
 		}
 	}
 }

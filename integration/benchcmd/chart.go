@@ -131,13 +131,15 @@ func (rep *report) writePNG(w io.Writer) error {
 	lineH := (glyphH + 3) * chartScale
 	barX := chartPad + labelW + gap
 	width := max(barX+int(maxScore*unitW)+gap+valueW+chartPad, chartPad*2+textWidth(legend[1], chartScale))
-	headH := (glyphH+4)*3 + len(legend)*lineH + 10
+	headH := (glyphH+4)*3 + (1+len(legend))*lineH + 10
 	height := chartPad*2 + headH + groups*(lineH+8) + len(entries)*rowH
 	img := image.NewRGBA(image.Rect(0, 0, width, height))
 	draw.Draw(img, img.Bounds(), &image.Uniform{colBG}, image.Point{}, draw.Src)
 	y := chartPad
 	drawText(img, chartPad, y, title, 3, colText)
 	y += (glyphH + 4) * 3
+	drawText(img, chartPad, y, rep.Contract.chartText(), chartScale, colText)
+	y += lineH
 	for _, l := range legend {
 		drawText(img, chartPad, y, l, chartScale, colMuted)
 		y += lineH

@@ -81,7 +81,8 @@ func runAll(ctx context.Context, cfg config) (*report, error) {
 	}
 	defer r.close()
 	rep := newReport(cfg, r.sz)
-	fmt.Fprintf(cfg.log, "benchmarks in %s, emulator at %s\n", r.root, r.url)
+	fmt.Fprintf(cfg.log, "benchmarks in %s, emulator at %s: API lineage %s, run latency %v, Range on presigned GETs %v\n",
+		r.root, r.url, cfg.api, cfg.runLatency, !cfg.noRange)
 	// The peak-RSS read runs after the first latency, so that when the
 	// run nears its deadline what is cut is the last latency's slowest
 	// rows, not the memory figure.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"io/fs"
@@ -16,15 +17,15 @@ import (
 
 // Fixture names in the VM's home and in the local area.
 const (
-	bigName   = "big.bin"     // BigFile bytes, read cold and warm
-	rssName   = "huge.bin"    // RSSFile bytes, sparse
-	listDir   = "list"        // ListEntries files in one directory
-	scanDir   = "tree"        // ScanFiles files in ScanDirs directories
-	repoDir   = "repo"        // a git repository of GitFiles files
-	rsyncSrc  = "rsync-src"   // local: the tree rsync copies
-	tarName   = "files.tar"   // local: the archive tar extracts
-	partsDir  = "write-parts" // local: the write source cut in parts, for curl (partSize is a multiple of blockSize)
-	blockSize = 1 << 20       // the unit of generated data and of reads and writes
+	bigName   = "big.bin"       // BigFile bytes, read cold and warm
+	rssName   = "huge.bin"      // RSSFile bytes, sparse
+	listDir   = "list"          // ListEntries files in one directory
+	scanDir   = "tree"          // ScanFiles files in ScanDirs directories
+	repoDir   = "repo"          // a git repository of GitFiles files
+	rsyncSrc  = "rsync-src"     // local: the tree rsync copies
+	tarName   = "files.tar"     // local: the archive tar extracts
+	writeSrc  = "write-src.bin" // local: the write benchmark's bytes, for curl
+	blockSize = 1 << 20         // the unit of generated data and of reads and writes
 )
 
 // pattern generates the benchmark's file data: incompressible bytes that
@@ -117,49 +118,31 @@ func (r *rig) rssFile() error {
 	})
 }
 
-// writeParts cuts the write benchmark's data into part files of partSize
-// for curl, and returns their paths and the data's sha256.
-func (r *rig) writeParts(ctx context.Context, partSize int64) ([]string, string, error) {
-	dir := r.loc(partsDir)
-	var paths []string
-	h := sha256.New()
-	err := r.fx.once(partsDir, func() error {
-		if err := os.Mkdir(dir, 0o755); err != nil {
+// writeSource is the write benchmark's data (the bytes the seq-write row
+// writes) as a local file, for curl; it returns its path and sha256
+// (lowercase hex).
+func (r *rig) writeSource(ctx context.Context) (string, string, error) {
+	path, sumPath := r.loc(writeSrc), r.loc(writeSrc+".sha256")
+	err := r.fx.once(writeSrc, func() error {
+		f, err := os.Create(path)
+		if err != nil {
 			return err
 		}
-		p := newPattern(2)
-		for n, off := 0, int64(0); off < r.sz.BigFile; n++ {
-			size := min(partSize, r.sz.BigFile-off)
-			path := filepath.Join(dir, fmt.Sprintf("part%05d", n))
-			f, err := os.Create(path)
-			if err != nil {
-				return err
-			}
-			err = p.write(ctx, io.MultiWriter(f, h), off/blockSize, size)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return err
-			}
-			off += size
+		h := sha256.New()
+		err = newPattern(2).write(ctx, io.MultiWriter(f, h), 0, r.sz.BigFile)
+		if cerr := f.Close(); err == nil {
+			err = cerr
 		}
-		return os.WriteFile(filepath.Join(dir, "sha256"), []byte(fmt.Sprintf("%x", h.Sum(nil))), 0o644)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(sumPath, []byte(hex.EncodeToString(h.Sum(nil))), 0o644)
 	})
 	if err != nil {
-		return nil, "", err
+		return "", "", err
 	}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, "", err
-	}
-	for _, e := range ents {
-		if e.Name() != "sha256" {
-			paths = append(paths, filepath.Join(dir, e.Name()))
-		}
-	}
-	sum, err := os.ReadFile(filepath.Join(dir, "sha256"))
-	return paths, string(sum), err
+	sum, err := os.ReadFile(sumPath)
+	return path, string(sum), err
 }
 
 // smallTree writes files files of size bytes spread over dirs

@@ -1,15 +1,18 @@
 // Command benchcmd is the benchmark driver behind `make bench`. It starts
-// an emulated VM in this process (on 127.0.0.1 only), mounts it with the
-// real `arkerfs mount` binary in a child process, runs the workloads of
+// an emulated VM in this process (package emulator, on 127.0.0.1 only,
+// serving the published API in the lineage -api names and sleeping
+// -run-latency before each run's command), mounts it with the real
+// `arkerfs mount` binary in a child process, runs the workloads of
 // docs/BENCHMARKS.md against the mount at 0 ms and 10 ms one-way latency,
 // runs the same work on local disk and, where a limit exists, the same
-// bytes moved by plain curl, times the throughput rows' work through a
-// null FUSE filesystem served by this process (the ceiling of any FUSE
-// filesystem here), and writes the figures as JSON, as a markdown report
-// and as a PNG chart.
+// bytes moved by plain curl as the API allows them, times the throughput
+// rows' work through a null FUSE filesystem served by this process (the
+// ceiling of any FUSE filesystem here), and writes the figures as JSON,
+// as a markdown report and as a PNG chart.
 //
 //	go run ./integration/benchcmd -out docs/BENCHMARKS.md -json docs/benchmarks.json -png docs/benchmarks.png
 //	go run ./integration/benchcmd -quick -out /tmp/b.md   # small sizes, seconds
+//	go run ./integration/benchcmd -api a -run-latency 20ms  # lineage A, slower process starts
 //
 // A workload whose tool (rsync, git, curl, tar) is missing is skipped with
 // a line saying so. Mounts and temporary files are removed on the way out,
@@ -29,24 +32,32 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/arker-ai/arkerfs/wire"
 )
 
 // config is everything the command line decides.
 type config struct {
-	bin       string          // the arkerfs binary to mount with
-	out       string          // markdown report ("" = none)
-	jsonOut   string          // raw figures ("" = none)
-	pngOut    string          // chart ("" = none)
-	quick     bool            // small sizes
-	latencies []time.Duration // one-way emulator latencies
-	only      *regexp.Regexp  // workload ids to run (nil = all)
-	tmpParent string          // where the scratch directory goes ("" = $TMPDIR)
-	timeout   time.Duration   // bound on the whole run
-	command   string          // the command line, for the report
-	log       io.Writer       // progress lines
+	bin        string          // the arkerfs binary to mount with
+	out        string          // markdown report ("" = none)
+	jsonOut    string          // raw figures ("" = none)
+	pngOut     string          // chart ("" = none)
+	quick      bool            // small sizes
+	latencies  []time.Duration // one-way emulator latencies
+	only       *regexp.Regexp  // workload ids to run (nil = all)
+	tmpParent  string          // where the scratch directory goes ("" = $TMPDIR)
+	timeout    time.Duration   // bound on the whole run
+	api        wire.Lineage    // API lineage the emulator serves
+	runLatency time.Duration   // the emulator's delay before each run's command starts
+	noRange    bool            // presigned GETs ignore Range
+	command    string          // the command line, for the report
+	log        io.Writer       // progress lines
 }
 
 func main() {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(childMain(os.Args[1:]))
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -85,7 +96,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fl := flag.NewFlagSet("benchcmd", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	var cfg config
-	var lat, only string
+	var lat, only, api string
 	fl.StringVar(&cfg.bin, "bin", "bin/arkerfs", "arkerfs binary to mount with (make build makes it)")
 	fl.StringVar(&cfg.out, "out", "", "write the markdown report here")
 	fl.StringVar(&cfg.jsonOut, "json", "", "write the raw figures here as JSON")
@@ -95,11 +106,25 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fl.StringVar(&only, "only", "", "run only the workloads whose id matches this regexp (ids: "+strings.Join(allIDs(), ", ")+")")
 	fl.StringVar(&cfg.tmpParent, "tmp", "", "parent of the scratch directory (default $TMPDIR); it needs a few GiB")
 	fl.DurationVar(&cfg.timeout, "timeout", 14*time.Minute, "bound on the whole run")
+	fl.StringVar(&api, "api", string(wire.LineageB), "API lineage the emulator serves: b (raw uploads through /sync-stream) or a (JSON chunk writes only)")
+	fl.DurationVar(&cfg.runLatency, "run-latency", 5*time.Millisecond,
+		"the emulator's delay before each run's command starts: what a process start costs on a real VM")
+	fl.BoolVar(&cfg.noRange, "no-range", false, "presigned GETs ignore Range and answer the whole file, as a service that does not honour it")
 	if err := fl.Parse(args); err != nil {
 		return cfg, err
 	}
 	if fl.NArg() > 0 {
 		fmt.Fprintf(stderr, "benchcmd: unexpected argument %q\n", fl.Arg(0))
+		return cfg, errors.New("usage")
+	}
+	switch cfg.api = wire.Lineage(strings.ToLower(api)); cfg.api {
+	case wire.LineageA, wire.LineageB:
+	default:
+		fmt.Fprintf(stderr, "benchcmd: -api must be a or b, not %q\n", api)
+		return cfg, errors.New("usage")
+	}
+	if cfg.runLatency < 0 {
+		fmt.Fprintf(stderr, "benchcmd: negative -run-latency %v\n", cfg.runLatency)
 		return cfg, errors.New("usage")
 	}
 	for _, s := range strings.Split(lat, ",") {

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/arker-ai/arkerfs/wire"
 )
 
 // report is every figure of a run, as written to the JSON file.
@@ -18,9 +20,45 @@ type report struct {
 	Machine   machine   `json:"machine"`
 	Quick     bool      `json:"quick"`
 	Sizes     sizes     `json:"sizes"`
+	Contract  contract  `json:"contract"`
 	Latencies []float64 `json:"latencies_one_way_ms"`
 	Rows      []*row    `json:"rows"`
 }
+
+// contract is what the emulator was told to be: the figures hold for
+// this version of the API and these costs only.
+type contract struct {
+	Lineage      string  `json:"api_lineage"`        // "a" or "b" (docs/PROTOCOL.md)
+	RunLatencyMs float64 `json:"run_latency_ms"`     // delay before each run's command starts
+	NoRange      bool    `json:"presigned_no_range"` // presigned GETs ignore Range
+}
+
+// text says it in a sentence, for the report's header.
+func (c contract) text() string {
+	lin := "**A** (typed errors, JSON chunk writes only: no `/sync-stream`)"
+	if c.Lineage == string(wire.LineageB) {
+		lin = "**B** (flat errors, raw uploads through `/sync-stream`)"
+	}
+	rng := "honour `Range`"
+	if c.NoRange {
+		rng = "ignore `Range` and answer the whole file (`-no-range`)"
+	}
+	return fmt.Sprintf("the emulator serves API lineage %s (`-api %s`); each run's command starts %s late "+
+		"(`-run-latency`, standing for a process start on a real VM); presigned GETs %s.",
+		lin, c.Lineage, durText(c.RunLatencyMs), rng)
+}
+
+// chartText says it in capitals, for the chart.
+func (c contract) chartText() string {
+	s := fmt.Sprintf("API LINEAGE %s, RUN LATENCY %s", strings.ToUpper(c.Lineage), strings.ToUpper(durText(c.RunLatencyMs)))
+	if c.NoRange {
+		s += ", NO RANGE ON PRESIGNED GETS"
+	}
+	return s
+}
+
+// durText formats milliseconds: "5 ms", "0 ms", "1.5 ms".
+func durText(ms float64) string { return num(ms) + " ms" }
 
 // machine describes where the figures were taken.
 type machine struct {
@@ -41,6 +79,7 @@ func newReport(cfg config, sz sizes) *report {
 		ver = strings.TrimSpace(out)
 	}
 	rep := &report{Command: cfg.command, Quick: cfg.quick, Sizes: sz,
+		Contract: contract{Lineage: string(cfg.api), RunLatencyMs: float64(cfg.runLatency) / float64(time.Millisecond), NoRange: cfg.noRange},
 		Machine: machine{NProc: runtime.NumCPU(), CPU: cpuModel(), Kernel: kernelRelease(), Go: runtime.Version(),
 			OS: runtime.GOOS + "/" + runtime.GOARCH, Date: time.Now().UTC().Format(time.RFC3339),
 			LoadAvg: strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "),
@@ -95,6 +134,7 @@ func (rep *report) writeMarkdown(w io.Writer) error {
 	p("Measured: `%s` (`bin/arkerfs version`). Machine: %d cores (%s), Linux %s, %s, %s. "+
 		"Load average at start: %s. %s (UTC).\n\n",
 		m.Arkerfs, m.NProc, m.CPU, m.Kernel, m.Go, m.OS, m.LoadAvg, m.Date)
+	p("Contract: %s\n\n", rep.Contract.text())
 	if rep.Quick {
 		p("**Quick mode (-quick): small sizes that exercise the driver; these are not the benchmark's figures.**\n\n")
 	}
@@ -114,14 +154,18 @@ func (rep *report) writeMethod(w io.Writer) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	p("## How the figures are made\n\n")
 	p("- **arkerfs**: wall time of the work through the real `bin/arkerfs mount` binary in a child process " +
-		"(default flags: TTLs 5 s, `--cache-size 256`), mounting an emulated VM (`transport/emulator`) that runs " +
-		"in the driver's process on 127.0.0.1. Each workload gets a fresh mount (cold caches); warm rows run " +
+		"(default flags: TTLs 5 s, `--cache-size 256`), mounting an emulated VM (package `emulator`, serving the published API " +
+		"in the lineage named above) that runs in the driver's process on 127.0.0.1. Each workload gets a fresh mount (cold caches); warm rows run " +
 		"right after the cold one on the same mount, within the TTL. Writes are timed up to the last `close` " +
 		"(which uploads), and the VM's copy is checked afterwards.\n")
 	p("- **local disk**: the same work in a directory on this machine's disk (reads: the VM's own copy of the " +
 		"file, page cache warm, the second of two reads; writes: no fsync, as with the mount).\n")
-	p("- **limit**: the same bytes over the same link by plain curl at the same latency (details below the tables); " +
-		"reads: `curl -o /dev/null` of the presigned URL; writes: `curl -T` of presigned part URLs, then the commit.\n")
+	p("- **limit**: the same bytes over the same link by plain curl at the same latency, as the published API " +
+		"allows them (details below the tables); reads: `curl -o /dev/null` of the presigned URL a sync read hands " +
+		"out; writes: in lineage B one curl POST of the file to `/sync-stream` (`-T file -X POST`, streamed from the file), in lineage A the " +
+		"chunk-write requests the client sends (at most 16 MiB of content each, in 4 MiB chunks, one upload_id), " +
+		"prepared beforehand as files and sent by one curl on one connection. The key is in a header file. The " +
+		"client's install of an uploaded file (one run) is not part of the limit.\n")
 	p("- **null FUSE ceiling** (cold read and sequential write): the row's own read (1 MiB reads of the whole " +
 		"file) or write + close (1 MiB writes to a new file), of the row's size, through a null FUSE filesystem: " +
 		"a go-fuse filesystem mounted in the driver's process with arkerfs's FUSE options (`MaxWrite` and " +
@@ -132,13 +176,17 @@ func (rep *report) writeMethod(w io.Writer) {
 	p("- **ratio**: limit time ÷ arkerfs time (arkerfs speed as a fraction of curl's) where a limit exists, " +
 		"else local time ÷ arkerfs time.\n")
 	p("- **requests**: what the emulator served during the work, by endpoint (its counters are reset once the " +
-		"mount is up, so the mount's start-up calls are not counted): `run` = metadata helper runs, " +
-		"`sync.read`/`sync.write` = sync API calls, `blob.get`/`blob.put` = presigned GETs and PUTs.\n")
+		"mount is up, so the mount's start-up calls are not counted): `runs.create` = runs (the metadata helper, " +
+		"and the install of uploaded files), `runs.get` = polls of a run that outlived its request, " +
+		"`sync.read` = sync reads, `sync.write` = chunk-write requests, `sync.manifest` = manifests, " +
+		"`sync.stream` = raw uploads to `/sync-stream` (lineage B), `presigned.get` = GETs of presigned read URLs, " +
+		"`vm` = `GET /v1/vms/{id}`, `sessions` = session calls.\n")
 	p("- **CPU**: for the data rows, the CPU time the mount process and the driver's process (the emulator, "+
 		"and the driver's own reads or writes) used during the work; the machine has %d cores.\n", rep.Machine.NProc)
 	p("- **latency**: the emulator sleeps the one-way latency before handling each request and again before " +
 		"answering it, so every request costs one round trip; it does not limit bandwidth, so one long stream is " +
-		"barely slowed by it (there is no bandwidth-delay product on loopback).\n\n")
+		"barely slowed by it (there is no bandwidth-delay product on loopback). A run costs the run latency on top, " +
+		"before its command starts.\n\n")
 }
 
 // writeTable writes one table of the rows keep selects.

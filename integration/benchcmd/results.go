@@ -9,29 +9,28 @@ import (
 // sizes are the workloads' sizes: the full ones of the benchmark, or the
 // small ones of -quick.
 type sizes struct {
-	BigFile      int64 `json:"big_file_bytes"`     // cold/warm read and sequential write
-	RSSFile      int64 `json:"rss_file_bytes"`     // the peak-RSS read
-	CacheMiB     int   `json:"rss_cache_mib"`      // --cache-size of the peak-RSS mount
-	SmallFiles   int   `json:"rsync_files"`        // rsync: files,
-	SmallDirs    int   `json:"rsync_dirs"`         // directories they are spread over,
-	SmallSize    int   `json:"rsync_file_bytes"`   // and size of each
-	ScanFiles    int   `json:"scan_files"`         // find + ls -lR: files,
-	ScanDirs     int   `json:"scan_dirs"`          // and directories they are spread over
-	ListEntries  int   `json:"ls_dir_entries"`     // ls -l of one directory
-	GitFiles     int   `json:"git_files"`          // git status
-	Saves        int   `json:"atomic_saves"`       // editor saves
-	TarFiles     int   `json:"tar_files"`          // tar x: files,
-	TarDirs      int   `json:"tar_dirs"`           // and directories they are spread over
-	PartParallel int   `json:"curl_part_parallel"` // curl upload streams, as the client's MaxParallel
+	BigFile     int64 `json:"big_file_bytes"`   // cold/warm read and sequential write
+	RSSFile     int64 `json:"rss_file_bytes"`   // the peak-RSS read
+	CacheMiB    int   `json:"rss_cache_mib"`    // --cache-size of the peak-RSS mount
+	SmallFiles  int   `json:"rsync_files"`      // rsync: files,
+	SmallDirs   int   `json:"rsync_dirs"`       // directories they are spread over,
+	SmallSize   int   `json:"rsync_file_bytes"` // and size of each
+	ScanFiles   int   `json:"scan_files"`       // find + ls -lR: files,
+	ScanDirs    int   `json:"scan_dirs"`        // and directories they are spread over
+	ListEntries int   `json:"ls_dir_entries"`   // ls -l of one directory
+	GitFiles    int   `json:"git_files"`        // git status
+	Saves       int   `json:"atomic_saves"`     // editor saves
+	TarFiles    int   `json:"tar_files"`        // tar x: files,
+	TarDirs     int   `json:"tar_dirs"`         // and directories they are spread over
 }
 
 func sizesFor(quick bool) sizes {
 	if quick {
 		return sizes{BigFile: 64 << 20, RSSFile: 256 << 20, CacheMiB: 64, SmallFiles: 100, SmallDirs: 5, SmallSize: 4096,
-			ScanFiles: 500, ScanDirs: 10, ListEntries: 100, GitFiles: 200, Saves: 20, TarFiles: 200, TarDirs: 5, PartParallel: 8}
+			ScanFiles: 500, ScanDirs: 10, ListEntries: 100, GitFiles: 200, Saves: 20, TarFiles: 200, TarDirs: 5}
 	}
 	return sizes{BigFile: 1 << 30, RSSFile: 4 << 30, CacheMiB: 256, SmallFiles: 1000, SmallDirs: 20, SmallSize: 4096,
-		ScanFiles: 5000, ScanDirs: 50, ListEntries: 1000, GitFiles: 2000, Saves: 200, TarFiles: 2000, TarDirs: 20, PartParallel: 8}
+		ScanFiles: 5000, ScanDirs: 50, ListEntries: 1000, GitFiles: 2000, Saves: 200, TarFiles: 2000, TarDirs: 20}
 }
 
 // check is one target of a row: got compared with want.

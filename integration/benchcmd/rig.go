@@ -18,17 +18,18 @@ import (
 // rig is the bench's world: a scratch directory, the emulated VM whose
 // home lives in it, and the mounts made of it.
 type rig struct {
-	cfg    config
-	sz     sizes
-	root   string // scratch directory, removed at close
-	home   string // the VM's /home/user
-	local  string // local-disk counterparts of the workloads
-	token  string
-	emu    *emulator.Server
-	url    string
-	mounts []*mount // every mount made, unmounted at close
-	nMount int      // mounts made so far (names their directories)
-	fx     fixtures
+	cfg     config
+	sz      sizes
+	root    string // scratch directory, removed at close
+	home    string // the VM's /home/user
+	local   string // local-disk counterparts of the workloads
+	token   string
+	emuOpts emulator.Options // what the emulator was started with
+	emu     *emulator.Server
+	url     string
+	mounts  []*mount // every mount made, unmounted at close
+	nMount  int      // mounts made so far (names their directories)
+	fx      fixtures
 }
 
 // newRig makes the scratch directory and starts the emulator on loopback.
@@ -48,7 +49,9 @@ func newRig(cfg config) (*rig, error) {
 	key := make([]byte, 12)
 	_, _ = rand.Read(key)
 	r.token = "ark_bench_" + hex.EncodeToString(key)
-	if r.emu, err = emulator.New(emulator.Options{Home: r.home, Token: r.token}); err != nil {
+	r.emuOpts = emulator.Options{Home: r.home, Token: r.token, VMID: emulator.DefaultVMID,
+		Lineage: cfg.api, RunLatency: cfg.runLatency, NoRange: cfg.noRange}
+	if r.emu, err = emulator.New(r.emuOpts); err != nil {
 		r.close()
 		return nil, err
 	}
@@ -78,6 +81,9 @@ func (r *rig) close() {
 		fmt.Fprintf(r.cfg.log, "warning: removing %s: %v\n", r.root, err)
 	}
 }
+
+// vmPath is the VM's path of rel, a path in its home.
+func (r *rig) vmPath(rel string) string { return emulator.HomeDir + "/" + rel }
 
 // vm is a path in the VM's home, seen from this machine.
 func (r *rig) vm(rel string) string { return filepath.Join(r.home, rel) }
@@ -131,7 +137,7 @@ func (r *rig) mount(ctx context.Context, o mountOpts) (*mount, error) {
 	if o.cacheMiB > 0 {
 		args = append(args, "--cache-size", fmt.Sprint(o.cacheMiB))
 	}
-	args = append(args, "local", dir)
+	args = append(args, r.emuOpts.VMID, dir)
 	m, err := startMount(ctx, r.cfg.bin, args, dir, r.mountEnv(), filepath.Join(r.root, fmt.Sprintf("mount%02d.log", r.nMount)))
 	if m != nil {
 		r.mounts = append(r.mounts, m)

@@ -119,10 +119,12 @@ func seqWrite(ctx context.Context, r *rig, lat time.Duration) ([]*row, error) {
 		w.LimitHow = "not measured: " + lerr.Error()
 	} else {
 		w.LimitHow = lim.how
-		w.extra("curl_sequential_s", lim.seq.Seconds())
-		w.extra("curl_parallel_s", lim.par.Seconds())
-		w.extra("curl_sequential_transfer_only_s", lim.seqXfer.Seconds())
-		w.extra("curl_parallel_transfer_only_s", lim.parXfer.Seconds())
+		runs := make([]float64, len(lim.runs))
+		for i, d := range lim.runs {
+			runs[i] = d.Seconds()
+		}
+		w.extra("curl_runs_s", runs)
+		w.extra("curl_requests", lim.requests)
 	}
 	local, _, err := writeClose(ctx, r.loc("write.bin"), size)
 	_ = os.Remove(r.loc("write.bin"))

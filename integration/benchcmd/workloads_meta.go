@@ -220,7 +220,8 @@ func treeWrite(ctx context.Context, r *rig, w *row, script, src, dst string, nfi
 }
 
 // saves makes Saves atomic editor saves of one file: write a temporary
-// file, fsync it, rename it over the target.
+// file, fsync it, rename it over the target. The saves run in a child
+// process, on local disk as on the mount (see childEnv).
 func saves(ctx context.Context, r *rig, lat time.Duration) ([]*row, error) {
 	w := &row{ID: "saves", Title: "atomic editor saves",
 		Work: fmt.Sprintf("%d × (write temp, fsync, rename over)", r.sz.Saves)}
@@ -234,7 +235,7 @@ func saves(ctx context.Context, r *rig, lat time.Duration) ([]*row, error) {
 			return rows, err
 		}
 	}
-	local, _, err := saveLoop(ctx, r.loc(dir), r.sz.Saves)
+	local, _, err := savesInChild(ctx, r.loc(dir), r.sz.Saves)
 	if err != nil {
 		return rows, err
 	}
@@ -243,7 +244,7 @@ func saves(ctx context.Context, r *rig, lat time.Duration) ([]*row, error) {
 		return rows, err
 	}
 	defer m.unmount()
-	d, last, err := saveLoop(ctx, m.path(dir), r.sz.Saves)
+	d, last, err := savesInChild(ctx, m.path(dir), r.sz.Saves)
 	if err != nil {
 		return rows, err
 	}
@@ -262,6 +263,11 @@ func saves(ctx context.Context, r *rig, lat time.Duration) ([]*row, error) {
 	return rows, nil
 }
 
+// saveContent is what save i writes.
+func saveContent(i int) string {
+	return fmt.Sprintf("save %d\n%s", i, strings.Repeat("text of the document\n", 200+i%50))
+}
+
 // saveLoop saves dir/doc.txt n times the way editors do and returns the
 // time and the last content.
 func saveLoop(ctx context.Context, dir string, n int) (time.Duration, string, error) {
@@ -271,7 +277,7 @@ func saveLoop(ctx context.Context, dir string, n int) (time.Duration, string, er
 		if err := ctx.Err(); err != nil {
 			return 0, "", err
 		}
-		content = fmt.Sprintf("save %d\n%s", i, strings.Repeat("text of the document\n", 200+i%50))
+		content = saveContent(i)
 		tmp := fmt.Sprintf("%s/.doc.txt.%d.tmp", dir, i)
 		f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 		if err != nil {
