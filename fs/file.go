@@ -25,15 +25,15 @@ type fileNode struct {
 
 	io sync.Mutex // serialises filling and uploading the staged copy
 
-	mu           sync.Mutex            // protects the fields below
-	staged       *cache.StagedFile     // local copy being written; nil when none
-	filled       bool                  // staged holds the whole content
-	local        bool                  // created here and not uploaded yet
-	attr         helper.Attr           // attributes while staged != nil
-	openers      int                   // open handles
-	unlinked     bool                  // removed while open: serve handles, never upload
-	pendingTimes [2]helper.Time        // explicit times to set after the next upload
-	keptVersion  string                // content version the kernel page cache holds
+	mu           sync.Mutex        // protects the fields below
+	staged       *cache.StagedFile // local copy being written; nil when none
+	filled       bool              // staged holds the whole content
+	local        bool              // created here and not uploaded yet
+	attr         helper.Attr       // attributes while staged != nil
+	openers      int               // open handles
+	unlinked     bool              // removed while open: serve handles, never upload
+	pendingTimes [2]helper.Time    // explicit times to set after the next upload
+	keptVersion  string            // content version the kernel page cache holds
 }
 
 var (

@@ -298,4 +298,3 @@ func (f *fileNode) release(h *fileHandle) {
 		f.staged, f.filled = nil, false
 	}
 }
-

@@ -14,9 +14,9 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/arker-ai/arkerfs/cache"
+	"github.com/arker-ai/arkerfs/emulator"
 	"github.com/arker-ai/arkerfs/fs"
 	"github.com/arker-ai/arkerfs/transport"
-	"github.com/arker-ai/arkerfs/emulator"
 )
 
 // testToken is the emulator's bearer token in tests.
