@@ -40,7 +40,7 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	}
 	e, err := d.fsys.lookupPath(ctx, d.childPath(name))
 	if err != nil {
-		return nil, toErrno(err)
+		return nil, d.fsys.errno(err)
 	}
 	ch := d.fsys.newChild(ctx, &d.Inode, name, &e)
 	d.fsys.fillEntry(&e, ch.StableAttr().Ino, out)
@@ -52,7 +52,7 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 func (d *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	entries, err := d.fsys.listDir(ctx, d.vmPath())
 	if err != nil {
-		return nil, toErrno(err)
+		return nil, d.fsys.errno(err)
 	}
 	list := make([]fuse.DirEntry, 0, len(entries)+2)
 	list = append(list,
@@ -90,7 +90,7 @@ func (d *dirNode) Fsync(ctx context.Context, fh gofs.FileHandle, flags uint32) s
 	if err == nil {
 		err = refused
 	}
-	return toErrno(err)
+	return d.fsys.errno(err)
 }
 
 func (d *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
@@ -123,7 +123,7 @@ func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 	r, err := d.fsys.metaOp(ctx, transport.MetaOp{Kind: helper.OpMkdir, Path: p, Mode: mode & 07777})
 	if err != nil {
 		d.fsys.meta.forget(p)
-		return nil, toErrno(err)
+		return nil, d.fsys.errno(err)
 	}
 	d.fsys.meta.subdirs(d.vmPath(), 1)
 	return d.added(ctx, name, p, r, out)
@@ -189,7 +189,7 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 		r, err := d.fsys.metaOp(ctx, transport.MetaOp{Kind: helper.OpCreate, Path: p, Mode: perm, Exclusive: true})
 		if err != nil {
 			d.fsys.meta.forget(p)
-			return nil, nil, 0, toErrno(err)
+			return nil, nil, 0, d.fsys.errno(err)
 		}
 		var errno syscall.Errno
 		if ch, errno = d.added(ctx, name, p, r, out); errno != 0 {
@@ -204,7 +204,7 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 		ch = d.fsys.newChild(ctx, &d.Inode, name, &e)
 		f := ch.Operations().(*fileNode)
 		if err := f.startLocal(p, e.Attr); err != nil {
-			return nil, nil, 0, toErrno(err)
+			return nil, nil, 0, d.fsys.errno(err)
 		}
 		d.fsys.meta.noteAttr(p, e)
 		d.fsys.fillEntry(&e, ch.StableAttr().Ino, out)
@@ -233,7 +233,7 @@ func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 		if f, ok := ch.Operations().(*fileNode); ok {
 			onVM, err := f.detach(ctx)
 			if err != nil {
-				return toErrno(err)
+				return d.fsys.errno(err)
 			}
 			if !onVM {
 				d.fsys.meta.noteGone(p)
@@ -248,7 +248,7 @@ func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 func (d *dirNode) removeOnVM(ctx context.Context, kind helper.Kind, p string) syscall.Errno {
 	if _, err := d.fsys.metaOp(ctx, transport.MetaOp{Kind: kind, Path: p}); err != nil {
 		d.fsys.meta.forget(p)
-		return toErrno(err)
+		return d.fsys.errno(err)
 	}
 	d.fsys.removed(p)
 	d.fsys.meta.noteGone(p)
@@ -284,7 +284,7 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 		if f, ok := ch.Operations().(*fileNode); ok {
 			// A file that exists only here goes to the VM first.
 			if err := f.uploadIfLocal(ctx, src); err != nil {
-				return toErrno(err)
+				return d.fsys.errno(err)
 			}
 		}
 	}
@@ -293,7 +293,7 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 	if ch := np.GetChild(newName); ch != nil && flags&renameNoReplace == 0 {
 		if f, ok := ch.Operations().(*fileNode); ok && f.isOpen() {
 			if _, err := f.detach(ctx); err != nil {
-				return toErrno(err)
+				return d.fsys.errno(err)
 			}
 			replaced = f
 		}
@@ -306,7 +306,7 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 		}
 		d.fsys.meta.forget(src)
 		d.fsys.meta.forget(dst)
-		return toErrno(err)
+		return d.fsys.errno(err)
 	}
 	d.fsys.removed(dst) // a replaced destination
 	d.fsys.meta.noteGone(src)
@@ -328,7 +328,7 @@ func (d *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.En
 	r, err := d.fsys.metaOp(ctx, transport.MetaOp{Kind: helper.OpSymlink, Path: p, Target: target})
 	if err != nil {
 		d.fsys.meta.forget(p)
-		return nil, toErrno(err)
+		return nil, d.fsys.errno(err)
 	}
 	r.Target = target
 	return d.added(ctx, name, p, r, out)
@@ -345,14 +345,14 @@ func (d *dirNode) Link(ctx context.Context, target gofs.InodeEmbedder, name stri
 	src := d.fsys.opts.Root + "/" + t.Path(nil)
 	if f, ok := target.(*fileNode); ok {
 		if err := f.uploadIfLocal(ctx, src); err != nil {
-			return nil, toErrno(err)
+			return nil, d.fsys.errno(err)
 		}
 	}
 	p := d.childPath(name)
 	r, err := d.fsys.metaOp(ctx, transport.MetaOp{Kind: helper.OpLink, Path: src, Path2: p})
 	if err != nil {
 		d.fsys.meta.forget(p)
-		return nil, toErrno(err)
+		return nil, d.fsys.errno(err)
 	}
 	if r.Attr == nil {
 		return nil, syscall.EIO

@@ -100,7 +100,7 @@ func (f *fileNode) open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	if flags&syscall.O_TRUNC != 0 {
 		if err := f.truncateStaged(ctx, 0); err != nil {
 			f.release(h)
-			return nil, 0, toErrno(err)
+			return nil, 0, f.fsys.errno(err)
 		}
 	}
 	if _, staged := f.localEntry(); staged {
@@ -109,7 +109,7 @@ func (f *fileNode) open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	ver, err := h.revalidate(ctx)
 	if err != nil {
 		f.release(h)
-		return nil, 0, toErrno(err)
+		return nil, 0, f.fsys.errno(err)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -125,7 +125,7 @@ func (f *fileNode) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, of
 	h := fh.(*fileHandle)
 	res, err := h.read(ctx, dest, off)
 	if err != nil {
-		return nil, toErrno(err)
+		return nil, f.fsys.errno(err)
 	}
 	return res, 0
 }
@@ -133,11 +133,11 @@ func (f *fileNode) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, of
 func (f *fileNode) Write(ctx context.Context, fh gofs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
 	st, err := f.ensureStaged(ctx)
 	if err != nil {
-		return 0, toErrno(err)
+		return 0, f.fsys.errno(err)
 	}
 	n, err := st.WriteAt(data, off)
 	if err != nil {
-		return uint32(n), toErrno(err)
+		return uint32(n), f.fsys.errno(err)
 	}
 	st.MarkDirty()
 	f.mu.Lock()
@@ -151,11 +151,11 @@ func (f *fileNode) Write(ctx context.Context, fh gofs.FileHandle, data []byte, o
 // Flush runs at every close(2) of a descriptor: the upload's outcome is
 // what close returns, so a failed upload is seen by the writer.
 func (f *fileNode) Flush(ctx context.Context, fh gofs.FileHandle) syscall.Errno {
-	return toErrno(f.upload(ctx))
+	return f.fsys.errno(f.upload(ctx))
 }
 
 func (f *fileNode) Fsync(ctx context.Context, fh gofs.FileHandle, flags uint32) syscall.Errno {
-	return toErrno(f.upload(ctx))
+	return f.fsys.errno(f.upload(ctx))
 }
 
 func (f *fileNode) Release(ctx context.Context, fh gofs.FileHandle) syscall.Errno {
@@ -171,7 +171,7 @@ func (f *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 	}
 	if size, ok := in.GetSize(); ok {
 		if err := f.truncate(ctx, int64(size)); err != nil {
-			return toErrno(err)
+			return f.fsys.errno(err)
 		}
 	}
 	if !f.dirty() {
