@@ -29,6 +29,9 @@ var (
 // VM, from the caches, or by fetching the directory's listing (which
 // fills the caches for every sibling at once).
 func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if e := checkName(name); e != 0 {
+		return nil, e
+	}
 	if ch := d.GetChild(name); ch != nil {
 		if f, ok := ch.Operations().(*fileNode); ok {
 			if e, local := f.localEntry(); local {
@@ -112,7 +115,7 @@ var (
 )
 
 func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	if e := d.readOnly(); e != 0 {
+	if e := d.writable(name); e != 0 {
 		return nil, e
 	}
 	p := d.childPath(name)
@@ -158,6 +161,29 @@ func (d *dirNode) mkdirLocal(ctx context.Context, name, p string, perm uint32, o
 	return ch
 }
 
+// nameMax is the longest name a directory entry takes (NAME_MAX, and the
+// VM's ext4 limit). The kernel lets FUSE names up to 1024 bytes through.
+const nameMax = 255
+
+// checkName answers ENAMETOOLONG for a name no directory can hold, as
+// local file systems do, before any cache or the VM is asked: a cached
+// listing would otherwise answer ENOENT.
+func checkName(name string) syscall.Errno {
+	if len(name) > nameMax {
+		return syscall.ENAMETOOLONG
+	}
+	return 0
+}
+
+// writable checks that name may be made in the directory: the mount is
+// not read-only and the name fits.
+func (d *dirNode) writable(name string) syscall.Errno {
+	if e := d.readOnly(); e != 0 {
+		return e
+	}
+	return checkName(name)
+}
+
 // added records a child our own operation made, and answers the kernel.
 func (d *dirNode) added(ctx context.Context, name, p string, r transport.MetaResult, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	if r.Attr == nil {
@@ -179,7 +205,7 @@ func (d *dirNode) added(ctx context.Context, name, p string, r transport.MetaRes
 // at once (git's lock files depend on it); any other new file exists
 // locally until its first flush uploads it, which saves a round trip.
 func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
-	if e := d.readOnly(); e != 0 {
+	if e := d.writable(name); e != 0 {
 		return nil, nil, 0, e
 	}
 	p := d.childPath(name)
@@ -221,6 +247,9 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 }
 
 func (d *dirNode) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if e := d.writable(name); e != 0 {
+		return nil, e
+	}
 	return nil, syscall.ENOTSUP
 }
 
@@ -269,6 +298,9 @@ func (d *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 // RENAME_EXCHANGE cannot be made atomic through the helper: ENOTSUP.
 func (d *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
 	if e := d.readOnly(); e != 0 {
+		return e
+	}
+	if e := checkName(newName); e != 0 {
 		return e
 	}
 	const renameNoReplace, renameExchange = 1, 2
@@ -321,7 +353,7 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 }
 
 func (d *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	if e := d.readOnly(); e != 0 {
+	if e := d.writable(name); e != 0 {
 		return nil, e
 	}
 	p := d.childPath(name)
@@ -335,7 +367,7 @@ func (d *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.En
 }
 
 func (d *dirNode) Link(ctx context.Context, target gofs.InodeEmbedder, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	if e := d.readOnly(); e != 0 {
+	if e := d.writable(name); e != 0 {
 		return nil, e
 	}
 	t := target.EmbeddedInode()
