@@ -279,10 +279,19 @@ func (d *dirNode) removeOnVM(ctx context.Context, kind helper.Kind, p string) sy
 		d.fsys.meta.forget(p)
 		return d.fsys.errno(err)
 	}
-	d.fsys.removed(p)
+	_, name := splitPath(p)
+	d.fsys.removed(p, d.childIno(name))
 	d.fsys.meta.noteGone(p)
 	if kind == helper.OpRmdir {
 		d.fsys.meta.subdirs(d.vmPath(), -1)
+	}
+	return 0
+}
+
+// childIno is the inode number of the kernel's node for name, 0 if none.
+func (d *dirNode) childIno(name string) uint64 {
+	if ch := d.GetChild(name); ch != nil {
+		return ch.StableAttr().Ino
 	}
 	return 0
 }
@@ -320,6 +329,7 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 			}
 		}
 	}
+	dstIno := np.childIno(newName)
 	// A destination file that is open keeps its content for its handles.
 	var replaced *fileNode
 	if ch := np.GetChild(newName); ch != nil && flags&renameNoReplace == 0 {
@@ -340,7 +350,7 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 		d.fsys.meta.forget(dst)
 		return d.fsys.errno(err)
 	}
-	d.fsys.removed(dst) // a replaced destination
+	d.fsys.removed(dst, dstIno) // a replaced destination
 	d.fsys.meta.noteGone(src)
 	d.fsys.meta.dropSubtree(dst)
 	d.fsys.meta.dirChanged(parentOf(dst))
@@ -393,6 +403,7 @@ func (d *dirNode) Link(ctx context.Context, target gofs.InodeEmbedder, name stri
 	d.fsys.meta.noteAttr(p, e)
 	d.fsys.meta.dirChanged(d.vmPath())
 	d.fsys.meta.noteAttr(src, e) // same inode: the link count changed
+	d.fsys.meta.setLinks(e.Attr.Ino, e.Attr.Nlink, "")
 	d.fsys.fillEntry(&e, t.StableAttr().Ino, out)
 	return t, 0
 }

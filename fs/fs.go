@@ -250,12 +250,20 @@ func (f *FS) newChild(ctx context.Context, dir *gofs.Inode, name string, e *help
 	return dir.NewInode(ctx, ops, gofs.StableAttr{Mode: mode, Ino: e.Attr.Ino, Gen: f.gens.gen(e.Attr.Ino)})
 }
 
-// removed records that our own operation removed the file with
-// attributes e (or replaced it), freeing its inode number on the VM
-// unless other hard links keep it.
-func (f *FS) removed(path string) {
-	if e, st := f.meta.lookup(path); st == exists && e.Attr.Nlink <= 1 {
+// removed records that our own operation removed path (unlink, or a
+// rename over it). ino is the kernel node's inode number there, 0 when
+// the mount has no node. The file's inode number is freed on the VM
+// unless other hard links keep it; if they do, their link count drops.
+func (f *FS) removed(path string, ino uint64) {
+	e, st := f.meta.lookup(path)
+	switch {
+	case st == exists && e.Attr.Type == helper.TypeDir:
+	case st == exists && e.Attr.Nlink <= 1:
 		f.gens.retire(e.Attr.Ino)
+	case st == exists:
+		f.meta.setLinks(e.Attr.Ino, e.Attr.Nlink-1, path)
+	case ino != 0:
+		f.meta.forgetIno(ino) // the count is unknown: ask again
 	}
 }
 

@@ -191,6 +191,34 @@ func (m *metaCache) forget(path string) {
 	m.mu.Unlock()
 }
 
+// setLinks records that the file with inode number ino now has nlink
+// links, in every cached path of it but except (the link just removed).
+func (m *metaCache) setLinks(ino uint64, nlink uint32, except string) {
+	m.attrs.UpdateFunc(func(p string, e helper.Entry) (helper.Entry, bool) {
+		if p == except || e.Attr.Ino != ino || e.Attr.Type == helper.TypeDir {
+			return e, false
+		}
+		e.Attr.Nlink = nlink
+		e.Attr.CtimeNs = now()
+		return e, true
+	})
+}
+
+// forgetIno drops the cached attributes of every path of the file with
+// inode number ino.
+func (m *metaCache) forgetIno(ino uint64) {
+	var paths []string
+	m.attrs.UpdateFunc(func(p string, e helper.Entry) (helper.Entry, bool) {
+		if e.Attr.Ino == ino && e.Attr.Type != helper.TypeDir {
+			paths = append(paths, p)
+		}
+		return e, false
+	})
+	for _, p := range paths {
+		m.attrs.Delete(p)
+	}
+}
+
 // dropSubtree forgets every path strictly below dir.
 func (m *metaCache) dropSubtree(dir string) {
 	prefix := dir + "/"
