@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -61,12 +62,20 @@ func (f *FS) Prime(path string, a helper.Attr) {
 // Root is the node to mount.
 func (f *FS) Root() gofs.InodeEmbedder { return f.root }
 
-// MountOptions are the go-fuse options matching f's TTLs and owner.
+// MountOptions are the go-fuse options matching f's TTLs and owner, with
+// the caller's FUSE options mo (name, allow_other, sizes). Whenever mo
+// lets other local users in (AllowOther), the kernel checks every access
+// against the modes shown (default_permissions): without it any local
+// user could read and write every file of the VM whatever its mode.
 // Entry and attribute timeouts are set on every answer instead of here:
 // go-fuse would replace a deliberate 0 ("do not cache") by the default.
-func (f *FS) MountOptions() *gofs.Options {
+func (f *FS) MountOptions(mo fuse.MountOptions) *gofs.Options {
 	o := f.opts
+	if mo.AllowOther && !slices.Contains(mo.Options, "default_permissions") {
+		mo.Options = append(slices.Clip(mo.Options), "default_permissions")
+	}
 	return &gofs.Options{
+		MountOptions:    mo,
 		NegativeTimeout: &o.NegativeTTL,
 		UID:             o.UID,
 		GID:             o.GID,

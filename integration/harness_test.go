@@ -33,6 +33,8 @@ type env struct {
 	fsys   *fs.FS
 	server *fuse.Server
 	opts   fs.Options
+	// allowOther mounts with allow_other (withAllowOther).
+	allowOther bool
 	// unmounted is set once unmount ran (the test goroutine and cleanup
 	// only).
 	unmounted bool
@@ -49,6 +51,12 @@ func withTTL(d time.Duration) envOption {
 // withLatency adds one-way latency to every emulator request.
 func withLatency(d time.Duration) envOption {
 	return func(e *env) { e.emu.SetLatency(d) }
+}
+
+// withAllowOther lets other local users into the mount, as
+// --allow-other does.
+func withAllowOther() envOption {
+	return func(e *env) { e.allowOther = true }
 }
 
 // requireFUSE fails in CI and skips elsewhere when FUSE cannot be used.
@@ -102,9 +110,8 @@ func (e *env) mount() {
 		t.Fatal(err)
 	}
 	e.fsys = fs.New(e.client, blocks, staging, e.opts)
-	mo := e.fsys.MountOptions()
-	mo.MountOptions = fuse.MountOptions{FsName: "arkerfs:test", Name: "arkerfs", DirectMount: os.Geteuid() == 0,
-		MaxWrite: 1 << 20, MaxReadAhead: 1 << 20, Debug: os.Getenv("ARKERFS_TEST_FUSE_DEBUG") != ""}
+	mo := e.fsys.MountOptions(fuse.MountOptions{FsName: "arkerfs:test", Name: "arkerfs", DirectMount: os.Geteuid() == 0,
+		AllowOther: e.allowOther, MaxWrite: 1 << 20, MaxReadAhead: 1 << 20, Debug: os.Getenv("ARKERFS_TEST_FUSE_DEBUG") != ""})
 	e.server, err = gofs.Mount(e.mnt, e.fsys.Root(), mo)
 	if err != nil {
 		if os.Getenv("CI") != "" {

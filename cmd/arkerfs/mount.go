@@ -178,8 +178,7 @@ func serveMount(client *transport.Client, vm, mnt string, m *mountFlags, rootAtt
 	}
 	fsys := fs.New(client, blocks, staging, opts)
 	fsys.Prime(m.root, rootAttr)
-	mo := fsys.MountOptions()
-	mo.MountOptions = fuse.MountOptions{
+	mo := fsys.MountOptions(fuse.MountOptions{
 		FsName:       "arkerfs:" + vm,
 		Name:         "arkerfs",
 		AllowOther:   m.allowOther,
@@ -187,7 +186,7 @@ func serveMount(client *transport.Client, vm, mnt string, m *mountFlags, rootAtt
 		MaxWrite:     1 << 20,
 		MaxReadAhead: 1 << 20,
 		Debug:        m.api.debug && os.Getenv("ARKERFS_DEBUG_FUSE") != "",
-	}
+	})
 	if m.readOnly {
 		mo.MountOptions.Options = append(mo.MountOptions.Options, "ro")
 	}
