@@ -201,10 +201,12 @@ func (f *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 	return f.Getattr(ctx, fh, out)
 }
 
-// truncate sets the file's size: in the staged copy while the file is
-// being written, else directly on the VM.
+// truncate sets the file's size: in the staged copy while there is one
+// or the file is open, else directly on the VM. Every handle of an open
+// file reads the staged copy once there is one, so a truncate that went
+// to the VM around it would leave them reading the old size and bytes.
 func (f *fileNode) truncate(ctx context.Context, size int64) error {
-	if _, staged := f.localEntry(); staged || size == 0 && f.isOpen() {
+	if f.hasStaged() || f.isOpen() {
 		return f.truncateStaged(ctx, size)
 	}
 	p := f.vmPath()
@@ -225,6 +227,13 @@ func (f *fileNode) dirty() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.staged != nil && (f.staged.Dirty() || f.local)
+}
+
+// hasStaged reports whether the file has a staged copy, clean or not.
+func (f *fileNode) hasStaged() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.staged != nil
 }
 
 func (f *fileNode) isOpen() bool {
