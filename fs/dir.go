@@ -288,6 +288,16 @@ func (d *dirNode) removeOnVM(ctx context.Context, kind helper.Kind, p string) sy
 	return 0
 }
 
+// childIsDir reports whether name (at VM path p) is a directory, as the
+// kernel's node or the cache knows it.
+func (d *dirNode) childIsDir(name, p string) bool {
+	if ch := d.GetChild(name); ch != nil {
+		return ch.StableAttr().Mode == syscall.S_IFDIR
+	}
+	e, st := d.fsys.meta.lookup(p)
+	return st == exists && e.Attr.Type == helper.TypeDir
+}
+
 // childIno is the inode number of the kernel's node for name, 0 if none.
 func (d *dirNode) childIno(name string) uint64 {
 	if ch := d.GetChild(name); ch != nil {
@@ -330,6 +340,7 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 		}
 	}
 	dstIno := np.childIno(newName)
+	movedDir, replacedDir := d.childIsDir(name, src), np.childIsDir(newName, dst)
 	// A destination file that is open keeps its content for its handles.
 	var replaced *fileNode
 	if ch := np.GetChild(newName); ch != nil && flags&renameNoReplace == 0 {
@@ -354,6 +365,13 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 	d.fsys.meta.noteGone(src)
 	d.fsys.meta.dropSubtree(dst)
 	d.fsys.meta.dirChanged(parentOf(dst))
+	// A directory's ".." links its parent: the counts of both move.
+	if movedDir {
+		d.fsys.meta.subdirs(parentOf(src), -1)
+	}
+	if movedDir && !replacedDir {
+		d.fsys.meta.subdirs(parentOf(dst), 1)
+	}
 	if r.Attr != nil {
 		d.fsys.meta.noteAttr(dst, helper.Entry{Name: newName, Attr: *r.Attr, Target: r.Target})
 	} else {
