@@ -143,11 +143,22 @@ func (m *metaCache) storeTree(dir string, entries []helper.Entry, complete map[s
 	}
 }
 
-// noteAttr records our own change: path exists with attributes e.
+// noteAttr records our own change: path exists with attributes e. A file
+// with other hard links changed under all its names: their cached
+// attributes take e's too.
 func (m *metaCache) noteAttr(path string, e helper.Entry) {
 	m.attrs.Set(path, e)
 	m.negs.Delete(path)
 	m.editListing(path, true)
+	if e.Attr.Nlink > 1 && e.Attr.Type != helper.TypeDir && e.Attr.Ino != 0 {
+		m.attrs.UpdateFunc(func(p string, o helper.Entry) (helper.Entry, bool) {
+			if p == path || o.Attr.Ino != e.Attr.Ino || o.Attr.Type != e.Attr.Type || o.Attr == e.Attr {
+				return o, false
+			}
+			o.Attr = e.Attr
+			return o, true
+		})
+	}
 }
 
 // noteGone records our own removal of path (and of everything below it).
