@@ -43,7 +43,7 @@ func New(client *transport.Client, blocks *cache.BlockCache, staging *cache.Stag
 		batch:   transport.NewMetaBatcher(client),
 		uploads: transport.NewUploadBatcher(client),
 		opts:    opts,
-		meta:    newMetaCache(opts),
+		meta:    newMetaCache(opts, nil),
 		blocks:  blocks,
 		staging: staging,
 	}

@@ -23,16 +23,23 @@ type metaCache struct {
 	dirs                    *cache.TTL[string, dirNames]     // dir → the complete set of names
 	mu                      sync.Mutex                       // serialises read-modify-write of listings
 	attrTTL, dirTTL, negTTL time.Duration
+	clock                   func() time.Time // reads the time for TTLs and listing ages
 }
 
 const metaCacheEntries = 1 << 20
 
-func newMetaCache(o Options) *metaCache {
+// newMetaCache makes the cache with o's TTLs. clock reads the time; nil
+// means time.Now (tests pass a fake clock).
+func newMetaCache(o Options, clock func() time.Time) *metaCache {
+	if clock == nil {
+		clock = time.Now
+	}
 	return &metaCache{
-		attrs:   cache.NewTTL[string, helper.Entry](o.AttrTTL, metaCacheEntries, nil),
-		negs:    cache.NewTTL[string, struct{}](o.NegativeTTL, metaCacheEntries/4, nil),
-		dirs:    cache.NewTTL[string, dirNames](o.DirTTL, metaCacheEntries/16, nil),
+		attrs:   cache.NewTTL[string, helper.Entry](o.AttrTTL, metaCacheEntries, clock),
+		negs:    cache.NewTTL[string, struct{}](o.NegativeTTL, metaCacheEntries/4, clock),
+		dirs:    cache.NewTTL[string, dirNames](o.DirTTL, metaCacheEntries/16, clock),
 		attrTTL: o.AttrTTL, dirTTL: o.DirTTL, negTTL: o.NegativeTTL,
+		clock:   clock,
 	}
 }
 
@@ -86,7 +93,7 @@ func (m *metaCache) listingAge(dir string) (time.Duration, bool) {
 	if !ok {
 		return 0, false
 	}
-	return time.Since(l.at), true
+	return m.clock().Sub(l.at), true
 }
 
 // listing returns the names of dir when a complete listing is cached and
@@ -117,7 +124,7 @@ func (m *metaCache) storeListing(dir string, entries []helper.Entry) {
 		m.negs.Delete(joinPath(dir, e.Name))
 	}
 	m.mu.Lock()
-	m.dirs.Set(dir, dirNames{names: names, at: time.Now()})
+	m.dirs.Set(dir, dirNames{names: names, at: m.clock()})
 	m.mu.Unlock()
 }
 
@@ -257,7 +264,7 @@ func (m *metaCache) editListing(path string, present bool) {
 	} else {
 		delete(next, name)
 	}
-	m.dirs.Set(dir, dirNames{names: next, at: time.Now()})
+	m.dirs.Set(dir, dirNames{names: next, at: m.clock()})
 }
 
 // splitPath splits a VM path into its directory and last component.
