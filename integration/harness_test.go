@@ -54,9 +54,17 @@ func withLatency(d time.Duration) envOption {
 }
 
 // withAllowOther lets other local users into the mount, as
-// --allow-other does.
+// --allow-other does, and lets them reach it: the VM's home and the
+// directory above the mountpoint are opened to them.
 func withAllowOther() envOption {
-	return func(e *env) { e.allowOther = true }
+	return func(e *env) {
+		e.allowOther = true
+		for dir, mode := range map[string]os.FileMode{e.home: 0o755, filepath.Dir(e.mnt): 0o711} {
+			if err := os.Chmod(dir, mode); err != nil {
+				e.t.Fatal(err)
+			}
+		}
+	}
 }
 
 // requireFUSE fails in CI and skips elsewhere when FUSE cannot be used.
