@@ -217,7 +217,7 @@ func typeBits(t helper.FileType) uint32 {
 }
 
 // fillAttr converts VM attributes into the kernel's form. Owner is the
-// mounting user (DESIGN decision 5); mode and times are the VM's.
+// mounting user (DESIGN decision 7); mode and times are the VM's.
 func (f *FS) fillAttr(a *helper.Attr, out *fuse.Attr) {
 	out.Mode = typeBits(a.Type) | a.Perm&07777
 	out.Size = uint64(a.Size)

@@ -39,7 +39,7 @@ func newMetaCache(o Options, clock func() time.Time) *metaCache {
 		negs:    cache.NewTTL[string, struct{}](o.NegativeTTL, metaCacheEntries/4, clock),
 		dirs:    cache.NewTTL[string, dirNames](o.DirTTL, metaCacheEntries/16, clock),
 		attrTTL: o.AttrTTL, dirTTL: o.DirTTL, negTTL: o.NegativeTTL,
-		clock:   clock,
+		clock: clock,
 	}
 }
 
