@@ -5,16 +5,18 @@ BIN      := bin/arkerfs
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 # Test binaries need these on the machine; `make deps` installs them.
-TOOLS    := rsync git vim curl tar sha256sum
+# autoreconf, automake, gcc, make and prove build and run pjdfstest.
+TOOLS    := rsync git vim curl tar sha256sum autoreconf automake gcc make prove
 
-.PHONY: all build test unit integration lint cross deps bench demo fuzz clean
+.PHONY: all build test unit integration pjdfstest lint cross deps bench demo fuzz clean
 
 all: build
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/arkerfs
 
-## test: everything CI runs: lint, cross-compilation, unit and real-mount tests.
+## test: everything CI runs: lint, cross-compilation, unit and real-mount
+## tests, pjdfstest among them (as root; the source is ../shared/tools/pjdfstest).
 test: deps lint cross
 	$(GO) test -count=1 -timeout 30m $(PKGS)
 
@@ -23,6 +25,10 @@ unit:
 
 integration: deps
 	$(GO) test -count=1 -timeout 30m ./integration/...
+
+## pjdfstest: the POSIX suite alone, with every file's outcome in pjdfstest-report.txt.
+pjdfstest: deps
+	ARKERFS_PJDFSTEST_REPORT=$(CURDIR)/pjdfstest-report.txt $(GO) test -count=1 -timeout 30m -run '^TestPjdfstest$$' -v ./integration/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -10,6 +10,9 @@ pkgs=()
 for t in "${missing[@]}"; do
   case "$t" in
     sha256sum) pkgs+=(coreutils) ;;
+    autoreconf) pkgs+=(autoconf) ;;
+    gcc) pkgs+=(gcc libc6-dev) ;;
+    prove) pkgs+=(perl) ;;
     *) pkgs+=("$t") ;;
   esac
 done
