@@ -17,7 +17,8 @@ import (
 
 // handleModel drives several handles of one file through a random,
 // seeded sequence of writes, appends, truncates (through a handle and by
-// name), fsyncs, reads, mmap reads and writes, and reopens, and checks
+// name), fsyncs, reads, mmap reads and writes, and reopens (some with
+// O_TRUNC), and checks
 // after every step that every handle, and a stat by name, agree with an
 // in-memory model on size and content, and with each other on times. (Times may step back by a
 // clock tick at an upload: the VM stamps the file with its own clock.)
@@ -40,13 +41,17 @@ const (
 
 func TestHandlesAgreeUnderRandomInterleavings(t *testing.T) {
 	e := newEnv(t)
-	for seed := uint64(1); seed <= modelSeeds; seed++ {
+	seeds := uint64(modelSeeds)
+	if n, err := strconv.ParseUint(os.Getenv("ARKERFS_MODEL_SEEDS"), 10, 64); err == nil && n > 0 {
+		seeds = n // a longer search, run by hand
+	}
+	for seed := uint64(1); seed <= seeds; seed++ {
 		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
 			m := &handleModel{t: t, e: e, rel: fmt.Sprintf("model-%d", seed), rng: rand.New(rand.NewPCG(seed, 12))}
 			m.data = pattern(m.rng.IntN(modelMaxSize/2), seed)
 			e.write(m.rel, m.data)
 			for i := range modelHandles {
-				m.handles = append(m.handles, m.open(i))
+				m.handles = append(m.handles, m.open(i, false))
 			}
 			t.Cleanup(func() { // before the unmount, also when the test fails
 				for _, h := range m.handles {
@@ -69,10 +74,13 @@ func TestHandlesAgreeUnderRandomInterleavings(t *testing.T) {
 	}
 }
 
-func (m *handleModel) open(i int) *os.File {
+func (m *handleModel) open(i int, trunc bool) *os.File {
 	flags := os.O_RDWR
 	if i == 0 {
 		flags |= os.O_APPEND
+	}
+	if trunc {
+		flags |= os.O_TRUNC
 	}
 	f, err := os.OpenFile(m.e.path(m.rel), flags, 0)
 	if err != nil {
@@ -102,7 +110,7 @@ func (m *handleModel) step() {
 		if i == 0 {
 			i, h = 1, m.handles[1]
 		}
-		off := m.rng.IntN(size + 4096)
+		off := m.rng.IntN(min(size+4096, modelMaxSize-1))
 		n := 1 + m.rng.IntN(min(8192, modelMaxSize-off))
 		b := pattern(n, m.rng.Uint64())
 		m.note("h%d pwrite %d@%d", i, n, off)
@@ -151,12 +159,16 @@ func (m *handleModel) step() {
 		}
 	case op < 90:
 		m.mmapStep()
-	default: // close and reopen
-		m.note("h%d reopen", i)
+	default: // close and reopen, one time in four with O_TRUNC
+		trunc := m.rng.IntN(4) == 0
+		m.note("h%d reopen (O_TRUNC %v)", i, trunc)
 		if err := h.Close(); err != nil {
 			m.fail("close: %v", err)
 		}
-		m.handles[i] = m.open(i)
+		m.handles[i] = m.open(i, trunc)
+		if trunc {
+			m.data = m.data[:0]
+		}
 	}
 }
 
