@@ -18,10 +18,10 @@ import (
 // handleModel drives several handles of one file through a random,
 // seeded sequence of writes, appends, truncates (through a handle and by
 // name), fsyncs, reads, mmap reads and writes, and reopens (some with
-// O_TRUNC), and checks
-// after every step that every handle, and a stat by name, agree with an
-// in-memory model on size and content, and with each other on times. (Times may step back by a
-// clock tick at an upload: the VM stamps the file with its own clock.)
+// O_TRUNC), and checks after every step that every handle, and a stat by
+// name, agree with an in-memory model on size and content, and with each
+// other on times. (Times may step back by a clock tick at an upload: the
+// VM stamps the file with its own clock.)
 type handleModel struct {
 	t       *testing.T
 	e       *env
