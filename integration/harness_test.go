@@ -48,6 +48,12 @@ func withTTL(d time.Duration) envOption {
 	return func(e *env) { e.opts.AttrTTL, e.opts.EntryTTL, e.opts.DirTTL, e.opts.NegativeTTL = d, d, d, d }
 }
 
+// withoutLog drops the mount's log lines, for tests that make thousands
+// of failing calls on purpose.
+func withoutLog() envOption {
+	return func(e *env) { e.opts.Logf = func(string, ...any) {} }
+}
+
 // withLatency adds one-way latency to every emulator request.
 func withLatency(d time.Duration) envOption {
 	return func(e *env) { e.emu.SetLatency(d) }
