@@ -420,8 +420,7 @@ func (d *dirNode) Link(ctx context.Context, target gofs.InodeEmbedder, name stri
 	e := helper.Entry{Name: name, Attr: *r.Attr}
 	d.fsys.meta.noteAttr(p, e)
 	d.fsys.meta.dirChanged(d.vmPath())
-	d.fsys.meta.noteAttr(src, e) // same inode: the link count changed
-	d.fsys.meta.setLinks(e.Attr.Ino, e.Attr.Nlink, "")
+	d.fsys.meta.noteAttr(src, e) // same inode: the count changed under every name
 	d.fsys.fillEntry(&e, t.StableAttr().Ino, out)
 	return t, 0
 }
