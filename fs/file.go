@@ -173,6 +173,14 @@ func (f *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 		if err := f.truncate(ctx, int64(size)); err != nil {
 			return f.fsys.errno(err)
 		}
+		// truncate(2) by name of an open file went to its staged copy,
+		// and no close of the caller's will publish it: upload now, as
+		// a truncate straight on the VM would have published it.
+		if fh == nil && f.dirty() {
+			if err := f.upload(ctx); err != nil {
+				return f.fsys.errno(err)
+			}
+		}
 	}
 	if !f.dirty() {
 		return f.setattr(ctx, in, out)

@@ -99,3 +99,25 @@ func pattern(n int, seed uint64) []byte {
 	}
 	return b
 }
+
+// TestTruncateByNameOfAnOpenFileReachesTheVM: a truncate(2) by name of a
+// file another program holds open reaches the VM at once, not at that
+// program's close.
+func TestTruncateByNameOfAnOpenFileReachesTheVM(t *testing.T) {
+	e := newEnv(t)
+	e.write("log", pattern(10000, 5))
+	r, err := os.Open(e.path("log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := os.Truncate(e.path("log"), 1234); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(e.vmRead("log")); got != 1234 {
+		t.Fatalf("the VM has %d bytes, want 1234", got)
+	}
+	if got := pread(t, r, 20000, 0); !bytes.Equal(got, pattern(10000, 5)[:1234]) {
+		t.Fatalf("the open handle reads %d bytes, want 1234", len(got))
+	}
+}
