@@ -106,6 +106,15 @@ func (f *fileNode) open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	if _, staged := f.localEntry(); staged {
 		return h, 0, 0
 	}
+	if f.vmPath() == "" {
+		// The name the kernel looked up was replaced (a rename over it)
+		// before this open reached us, and nothing here holds the old
+		// file's content. ESTALE makes the kernel walk the path again
+		// (LOOKUP_REVAL) and open what the name holds now, as an open
+		// racing an atomic save does on a local disk.
+		f.release(h)
+		return nil, 0, syscall.ESTALE
+	}
 	ver, err := h.revalidate(ctx)
 	if err != nil {
 		f.release(h)
