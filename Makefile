@@ -5,12 +5,13 @@ BIN      := bin/arkerfs
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 # Test binaries need these on the machine; `make deps` installs them.
-TOOLS    := rsync git vim curl tar sha256sum mount.fuse3
+# autoreconf, automake, gcc, make and prove build and run pjdfstest.
+TOOLS    := rsync git vim curl tar sha256sum mount.fuse3 autoreconf automake gcc make prove
 # Release binaries: static, one per platform we ship.
 DIST      := dist
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 
-.PHONY: all build test unit integration lint cross deps bench demo fuzz release clean
+.PHONY: all build test unit integration pjdfstest lint cross deps bench demo fuzz release clean
 
 all: build
 
@@ -18,7 +19,8 @@ build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/arkerfs
 
 ## test: everything CI runs: lint, cross-compilation, unit and real-mount
-## tests; the real-mount suite runs once per API lineage (a, then b).
+## tests, pjdfstest among them (as root; the source is ../shared/tools/pjdfstest);
+## the real-mount suite runs once per API lineage (a, then b).
 test: deps lint cross
 	$(GO) test -count=1 -timeout 30m $(PKGS)
 	ARKERFS_TEST_API=b $(GO) test -count=1 -timeout 30m ./integration/
@@ -29,6 +31,10 @@ unit:
 integration: deps
 	$(GO) test -count=1 -timeout 30m ./integration/...
 	ARKERFS_TEST_API=b $(GO) test -count=1 -timeout 30m ./integration/
+
+## pjdfstest: the POSIX suite alone, with every file's outcome in pjdfstest-report.txt.
+pjdfstest: deps
+	ARKERFS_PJDFSTEST_REPORT=$(CURDIR)/pjdfstest-report.txt $(GO) test -count=1 -timeout 30m -run '^TestPjdfstest$$' -v ./integration/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

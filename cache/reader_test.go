@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -97,16 +98,25 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 // readAll reads the whole file in steps of step bytes and checks it.
 func readAll(t testing.TB, r *FileReader, want []byte, step int) {
 	t.Helper()
+	if err := readCompare(r, want, step); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readCompare is readAll for goroutines other than the test's (which
+// must not call t.Fatal): it returns what went wrong.
+func readCompare(r *FileReader, want []byte, step int) error {
 	buf := make([]byte, step)
 	for off := 0; off < len(want); off += step {
 		n, err := r.ReadAt(context.Background(), buf, int64(off))
 		if err != nil && !(errors.Is(err, io.EOF) && off+n == len(want)) {
-			t.Fatalf("ReadAt(%d): %d, %v", off, n, err)
+			return fmt.Errorf("ReadAt(%d): %d, %w", off, n, err)
 		}
 		if !bytes.Equal(buf[:n], want[off:off+n]) {
-			t.Fatalf("ReadAt(%d): wrong bytes", off)
+			return fmt.Errorf("ReadAt(%d): wrong bytes", off)
 		}
 	}
+	return nil
 }
 
 func TestReaderSequential(t *testing.T) {
@@ -265,7 +275,9 @@ func TestReaderConcurrentReadersShareBlocks(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			readAll(t, r, data, 128<<10+i*4096)
+			if err := readCompare(r, data, 128<<10+i*4096); err != nil {
+				t.Errorf("reader %d: %v", i, err)
+			}
 		}()
 	}
 	wg.Wait()
@@ -288,7 +300,9 @@ func TestReaderConcurrentReadersSmallBudget(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			readAll(t, r, data, 100<<10)
+			if err := readCompare(r, data, 100<<10); err != nil {
+				t.Errorf("reader %d: %v", i, err)
+			}
 		}()
 	}
 	wg.Wait()

@@ -94,6 +94,26 @@ func (t *TTL[K, V]) DeleteFunc(match func(K) bool) {
 	}
 }
 
+// UpdateFunc calls update on every entry that has not expired, with the
+// TTL's lock held (update must not call the TTL), and stores the value it
+// returns when it returns true. An entry keeps its expiry: an update is a
+// correction of what was seen, not a new sighting.
+func (t *TTL[K, V]) UpdateFunc(update func(K, V) (V, bool)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	for _, k := range t.lru.Keys() {
+		e, _ := t.lru.Peek(k)
+		if !now.Before(e.expires) {
+			continue
+		}
+		if v, ok := update(k, e.v); ok {
+			e.v = v
+			t.lru.Add(k, e)
+		}
+	}
+}
+
 // Len returns the number of entries that have not expired. It drops the
 // expired ones, so it costs a pass over the map.
 func (t *TTL[K, V]) Len() int {

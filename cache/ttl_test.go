@@ -99,6 +99,25 @@ func TestTTLBoundAndDelete(t *testing.T) {
 	}
 }
 
+func TestTTLUpdateFuncKeepsExpiry(t *testing.T) {
+	clock := newFakeClock()
+	c := NewTTL[string, int](time.Second, 0, clock.now)
+	c.Set("a", 1)
+	c.Set("b", 2)
+	clock.advance(900 * time.Millisecond)
+	c.UpdateFunc(func(k string, v int) (int, bool) { return v * 10, k == "a" })
+	if v, _ := c.Get("a"); v != 10 {
+		t.Fatalf("a = %d, want 10", v)
+	}
+	if v, _ := c.Get("b"); v != 2 {
+		t.Fatalf("b = %d, want 2 (not updated)", v)
+	}
+	clock.advance(100 * time.Millisecond)
+	if _, ok := c.Get("a"); ok {
+		t.Fatal("an update restarted the entry's lifetime")
+	}
+}
+
 func TestTTLConcurrent(t *testing.T) {
 	c := NewTTL[int, int](time.Hour, 100, nil)
 	var wg sync.WaitGroup

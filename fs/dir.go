@@ -29,6 +29,9 @@ var (
 // VM, from the caches, or by fetching the directory's listing (which
 // fills the caches for every sibling at once).
 func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if e := checkName(name); e != 0 {
+		return nil, e
+	}
 	if ch := d.GetChild(name); ch != nil {
 		if f, ok := ch.Operations().(*fileNode); ok {
 			if e, local := f.localEntry(); local {
@@ -40,7 +43,7 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	}
 	e, err := d.fsys.lookupPath(ctx, d.childPath(name))
 	if err != nil {
-		return nil, toErrno(err)
+		return nil, d.fsys.errno(err)
 	}
 	ch := d.fsys.newChild(ctx, &d.Inode, name, &e)
 	d.fsys.fillEntry(&e, ch.StableAttr().Ino, out)
@@ -52,7 +55,7 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 func (d *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	entries, err := d.fsys.listDir(ctx, d.vmPath())
 	if err != nil {
-		return nil, toErrno(err)
+		return nil, d.fsys.errno(err)
 	}
 	list := make([]fuse.DirEntry, 0, len(entries)+2)
 	list = append(list,
@@ -90,7 +93,7 @@ func (d *dirNode) Fsync(ctx context.Context, fh gofs.FileHandle, flags uint32) s
 	if err == nil {
 		err = refused
 	}
-	return toErrno(err)
+	return d.fsys.errno(err)
 }
 
 func (d *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
@@ -112,7 +115,7 @@ var (
 )
 
 func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	if e := d.readOnly(); e != 0 {
+	if e := d.writable(name); e != 0 {
 		return nil, e
 	}
 	p := d.childPath(name)
@@ -123,7 +126,7 @@ func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 	r, err := d.fsys.metaOp(ctx, transport.MetaOp{Kind: helper.OpMkdir, Path: p, Mode: mode & 07777})
 	if err != nil {
 		d.fsys.meta.forget(p)
-		return nil, toErrno(err)
+		return nil, d.fsys.errno(err)
 	}
 	d.fsys.meta.subdirs(d.vmPath(), 1)
 	return d.added(ctx, name, p, r, out)
@@ -158,6 +161,29 @@ func (d *dirNode) mkdirLocal(ctx context.Context, name, p string, perm uint32, o
 	return ch
 }
 
+// nameMax is the longest name a directory entry takes (NAME_MAX, and the
+// VM's ext4 limit). The kernel lets FUSE names up to 1024 bytes through.
+const nameMax = 255
+
+// checkName answers ENAMETOOLONG for a name no directory can hold, as
+// local file systems do, before any cache or the VM is asked: a cached
+// listing would otherwise answer ENOENT.
+func checkName(name string) syscall.Errno {
+	if len(name) > nameMax {
+		return syscall.ENAMETOOLONG
+	}
+	return 0
+}
+
+// writable checks that name may be made in the directory: the mount is
+// not read-only and the name fits.
+func (d *dirNode) writable(name string) syscall.Errno {
+	if e := d.readOnly(); e != 0 {
+		return e
+	}
+	return checkName(name)
+}
+
 // added records a child our own operation made, and answers the kernel.
 func (d *dirNode) added(ctx context.Context, name, p string, r transport.MetaResult, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	if r.Attr == nil {
@@ -179,7 +205,7 @@ func (d *dirNode) added(ctx context.Context, name, p string, r transport.MetaRes
 // at once (git's lock files depend on it); any other new file exists
 // locally until its first flush uploads it, which saves a round trip.
 func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
-	if e := d.readOnly(); e != 0 {
+	if e := d.writable(name); e != 0 {
 		return nil, nil, 0, e
 	}
 	p := d.childPath(name)
@@ -189,7 +215,7 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 		r, err := d.fsys.metaOp(ctx, transport.MetaOp{Kind: helper.OpCreate, Path: p, Mode: perm, Exclusive: true})
 		if err != nil {
 			d.fsys.meta.forget(p)
-			return nil, nil, 0, toErrno(err)
+			return nil, nil, 0, d.fsys.errno(err)
 		}
 		var errno syscall.Errno
 		if ch, errno = d.added(ctx, name, p, r, out); errno != 0 {
@@ -204,7 +230,7 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 		ch = d.fsys.newChild(ctx, &d.Inode, name, &e)
 		f := ch.Operations().(*fileNode)
 		if err := f.startLocal(p, e.Attr); err != nil {
-			return nil, nil, 0, toErrno(err)
+			return nil, nil, 0, d.fsys.errno(err)
 		}
 		d.fsys.meta.noteAttr(p, e)
 		d.fsys.fillEntry(&e, ch.StableAttr().Ino, out)
@@ -221,6 +247,9 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 }
 
 func (d *dirNode) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if e := d.writable(name); e != 0 {
+		return nil, e
+	}
 	return nil, syscall.ENOTSUP
 }
 
@@ -233,7 +262,7 @@ func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 		if f, ok := ch.Operations().(*fileNode); ok {
 			onVM, err := f.detach(ctx)
 			if err != nil {
-				return toErrno(err)
+				return d.fsys.errno(err)
 			}
 			if !onVM {
 				d.fsys.meta.noteGone(p)
@@ -248,12 +277,31 @@ func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 func (d *dirNode) removeOnVM(ctx context.Context, kind helper.Kind, p string) syscall.Errno {
 	if _, err := d.fsys.metaOp(ctx, transport.MetaOp{Kind: kind, Path: p}); err != nil {
 		d.fsys.meta.forget(p)
-		return toErrno(err)
+		return d.fsys.errno(err)
 	}
-	d.fsys.removed(p)
+	_, name := splitPath(p)
+	d.fsys.removed(p, d.childIno(name))
 	d.fsys.meta.noteGone(p)
 	if kind == helper.OpRmdir {
 		d.fsys.meta.subdirs(d.vmPath(), -1)
+	}
+	return 0
+}
+
+// childIsDir reports whether name (at VM path p) is a directory, as the
+// kernel's node or the cache knows it.
+func (d *dirNode) childIsDir(name, p string) bool {
+	if ch := d.GetChild(name); ch != nil {
+		return ch.StableAttr().Mode == syscall.S_IFDIR
+	}
+	e, st := d.fsys.meta.lookup(p)
+	return st == exists && e.Attr.Type == helper.TypeDir
+}
+
+// childIno is the inode number of the kernel's node for name, 0 if none.
+func (d *dirNode) childIno(name string) uint64 {
+	if ch := d.GetChild(name); ch != nil {
+		return ch.StableAttr().Ino
 	}
 	return 0
 }
@@ -271,6 +319,9 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 	if e := d.readOnly(); e != 0 {
 		return e
 	}
+	if e := checkName(newName); e != 0 {
+		return e
+	}
 	const renameNoReplace, renameExchange = 1, 2
 	if flags&renameExchange != 0 || flags&^uint32(renameNoReplace|renameExchange) != 0 {
 		return syscall.ENOTSUP
@@ -284,16 +335,18 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 		if f, ok := ch.Operations().(*fileNode); ok {
 			// A file that exists only here goes to the VM first.
 			if err := f.uploadIfLocal(ctx, src); err != nil {
-				return toErrno(err)
+				return d.fsys.errno(err)
 			}
 		}
 	}
+	dstIno := np.childIno(newName)
+	movedDir, replacedDir := d.childIsDir(name, src), np.childIsDir(newName, dst)
 	// A destination file that is open keeps its content for its handles.
 	var replaced *fileNode
 	if ch := np.GetChild(newName); ch != nil && flags&renameNoReplace == 0 {
 		if f, ok := ch.Operations().(*fileNode); ok && f.isOpen() {
 			if _, err := f.detach(ctx); err != nil {
-				return toErrno(err)
+				return d.fsys.errno(err)
 			}
 			replaced = f
 		}
@@ -306,12 +359,19 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 		}
 		d.fsys.meta.forget(src)
 		d.fsys.meta.forget(dst)
-		return toErrno(err)
+		return d.fsys.errno(err)
 	}
-	d.fsys.removed(dst) // a replaced destination
+	d.fsys.removed(dst, dstIno) // a replaced destination
 	d.fsys.meta.noteGone(src)
 	d.fsys.meta.dropSubtree(dst)
 	d.fsys.meta.dirChanged(parentOf(dst))
+	// A directory's ".." links its parent: the counts of both move.
+	if movedDir {
+		d.fsys.meta.subdirs(parentOf(src), -1)
+	}
+	if movedDir && !replacedDir {
+		d.fsys.meta.subdirs(parentOf(dst), 1)
+	}
 	if r.Attr != nil {
 		d.fsys.meta.noteAttr(dst, helper.Entry{Name: newName, Attr: *r.Attr, Target: r.Target})
 	} else {
@@ -321,21 +381,21 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 }
 
 func (d *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	if e := d.readOnly(); e != 0 {
+	if e := d.writable(name); e != 0 {
 		return nil, e
 	}
 	p := d.childPath(name)
 	r, err := d.fsys.metaOp(ctx, transport.MetaOp{Kind: helper.OpSymlink, Path: p, Target: target})
 	if err != nil {
 		d.fsys.meta.forget(p)
-		return nil, toErrno(err)
+		return nil, d.fsys.errno(err)
 	}
 	r.Target = target
 	return d.added(ctx, name, p, r, out)
 }
 
 func (d *dirNode) Link(ctx context.Context, target gofs.InodeEmbedder, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	if e := d.readOnly(); e != 0 {
+	if e := d.writable(name); e != 0 {
 		return nil, e
 	}
 	t := target.EmbeddedInode()
@@ -345,14 +405,14 @@ func (d *dirNode) Link(ctx context.Context, target gofs.InodeEmbedder, name stri
 	src := d.fsys.opts.Root + "/" + t.Path(nil)
 	if f, ok := target.(*fileNode); ok {
 		if err := f.uploadIfLocal(ctx, src); err != nil {
-			return nil, toErrno(err)
+			return nil, d.fsys.errno(err)
 		}
 	}
 	p := d.childPath(name)
 	r, err := d.fsys.metaOp(ctx, transport.MetaOp{Kind: helper.OpLink, Path: src, Path2: p})
 	if err != nil {
 		d.fsys.meta.forget(p)
-		return nil, toErrno(err)
+		return nil, d.fsys.errno(err)
 	}
 	if r.Attr == nil {
 		return nil, syscall.EIO
@@ -360,7 +420,7 @@ func (d *dirNode) Link(ctx context.Context, target gofs.InodeEmbedder, name stri
 	e := helper.Entry{Name: name, Attr: *r.Attr}
 	d.fsys.meta.noteAttr(p, e)
 	d.fsys.meta.dirChanged(d.vmPath())
-	d.fsys.meta.noteAttr(src, e) // same inode: the link count changed
+	d.fsys.meta.noteAttr(src, e) // same inode: the count changed under every name
 	d.fsys.fillEntry(&e, t.StableAttr().Ino, out)
 	return t, 0
 }

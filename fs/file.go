@@ -98,16 +98,25 @@ func (f *fileNode) open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	if flags&syscall.O_TRUNC != 0 {
 		if err := f.truncateStaged(ctx, 0); err != nil {
 			f.release(h)
-			return nil, 0, toErrno(err)
+			return nil, 0, f.fsys.errno(err)
 		}
 	}
 	if _, staged := f.localEntry(); staged {
 		return h, 0, 0
 	}
+	if f.vmPath() == "" {
+		// The name the kernel looked up was replaced (a rename over it)
+		// before this open reached us, and nothing here holds the old
+		// file's content. ESTALE makes the kernel walk the path again
+		// (LOOKUP_REVAL) and open what the name holds now, as an open
+		// racing an atomic save does on a local disk.
+		f.release(h)
+		return nil, 0, syscall.ESTALE
+	}
 	ver, err := h.revalidate(ctx)
 	if err != nil {
 		f.release(h)
-		return nil, 0, toErrno(err)
+		return nil, 0, f.fsys.errno(err)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -123,7 +132,7 @@ func (f *fileNode) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, of
 	h := fh.(*fileHandle)
 	res, err := h.read(ctx, dest, off)
 	if err != nil {
-		return nil, toErrno(err)
+		return nil, f.fsys.errno(err)
 	}
 	return res, 0
 }
@@ -131,11 +140,11 @@ func (f *fileNode) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, of
 func (f *fileNode) Write(ctx context.Context, fh gofs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
 	st, err := f.ensureStaged(ctx)
 	if err != nil {
-		return 0, toErrno(err)
+		return 0, f.fsys.errno(err)
 	}
 	n, err := st.WriteAt(data, off)
 	if err != nil {
-		return uint32(n), toErrno(err)
+		return uint32(n), f.fsys.errno(err)
 	}
 	st.MarkDirty()
 	f.mu.Lock()
@@ -148,11 +157,11 @@ func (f *fileNode) Write(ctx context.Context, fh gofs.FileHandle, data []byte, o
 // Flush runs at every close(2) of a descriptor: the upload's outcome is
 // what close returns, so a failed upload is seen by the writer.
 func (f *fileNode) Flush(ctx context.Context, fh gofs.FileHandle) syscall.Errno {
-	return toErrno(f.upload(ctx))
+	return f.fsys.errno(f.upload(ctx))
 }
 
 func (f *fileNode) Fsync(ctx context.Context, fh gofs.FileHandle, flags uint32) syscall.Errno {
-	return toErrno(f.upload(ctx))
+	return f.fsys.errno(f.upload(ctx))
 }
 
 func (f *fileNode) Release(ctx context.Context, fh gofs.FileHandle) syscall.Errno {
@@ -168,7 +177,15 @@ func (f *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 	}
 	if size, ok := in.GetSize(); ok {
 		if err := f.truncate(ctx, int64(size)); err != nil {
-			return toErrno(err)
+			return f.fsys.errno(err)
+		}
+		// truncate(2) by name of an open file went to its staged copy,
+		// and no close of the caller's will publish it: upload now, as
+		// a truncate straight on the VM would have published it.
+		if fh == nil && f.dirty() {
+			if err := f.upload(ctx); err != nil {
+				return f.fsys.errno(err)
+			}
 		}
 	}
 	if !f.dirty() {
@@ -198,10 +215,12 @@ func (f *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 	return f.Getattr(ctx, fh, out)
 }
 
-// truncate sets the file's size: in the staged copy while the file is
-// being written, else directly on the VM.
+// truncate sets the file's size: in the staged copy while there is one
+// or the file is open, else directly on the VM. Every handle of an open
+// file reads the staged copy once there is one, so a truncate that went
+// to the VM around it would leave them reading the old size and bytes.
 func (f *fileNode) truncate(ctx context.Context, size int64) error {
-	if _, staged := f.localEntry(); staged || size == 0 && f.isOpen() {
+	if f.hasStaged() || f.isOpen() {
 		return f.truncateStaged(ctx, size)
 	}
 	p := f.vmPath()
@@ -222,6 +241,13 @@ func (f *fileNode) dirty() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.staged != nil && (f.staged.Dirty() || f.local)
+}
+
+// hasStaged reports whether the file has a staged copy, clean or not.
+func (f *fileNode) hasStaged() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.staged != nil
 }
 
 func (f *fileNode) isOpen() bool {

@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -42,7 +43,7 @@ func New(client *transport.Client, blocks *cache.BlockCache, staging *cache.Stag
 		batch:   transport.NewMetaBatcher(client),
 		uploads: transport.NewUploadBatcher(client),
 		opts:    opts,
-		meta:    newMetaCache(opts),
+		meta:    newMetaCache(opts, nil),
 		blocks:  blocks,
 		staging: staging,
 	}
@@ -61,12 +62,20 @@ func (f *FS) Prime(path string, a helper.Attr) {
 // Root is the node to mount.
 func (f *FS) Root() gofs.InodeEmbedder { return f.root }
 
-// MountOptions are the go-fuse options matching f's TTLs and owner.
+// MountOptions are the go-fuse options matching f's TTLs and owner, with
+// the caller's FUSE options mo (name, allow_other, sizes). Whenever mo
+// lets other local users in (AllowOther), the kernel checks every access
+// against the modes shown (default_permissions): without it any local
+// user could read and write every file of the VM whatever its mode.
 // Entry and attribute timeouts are set on every answer instead of here:
 // go-fuse would replace a deliberate 0 ("do not cache") by the default.
-func (f *FS) MountOptions() *gofs.Options {
+func (f *FS) MountOptions(mo fuse.MountOptions) *gofs.Options {
 	o := f.opts
+	if mo.AllowOther && !slices.Contains(mo.Options, "default_permissions") {
+		mo.Options = append(slices.Clip(mo.Options), "default_permissions")
+	}
 	return &gofs.Options{
+		MountOptions:    mo,
 		NegativeTimeout: &o.NegativeTTL,
 		UID:             o.UID,
 		GID:             o.GID,
@@ -208,7 +217,7 @@ func typeBits(t helper.FileType) uint32 {
 }
 
 // fillAttr converts VM attributes into the kernel's form. Owner is the
-// mounting user (DESIGN decision 5); mode and times are the VM's.
+// mounting user (DESIGN decision 7); mode and times are the VM's.
 func (f *FS) fillAttr(a *helper.Attr, out *fuse.Attr) {
 	out.Mode = typeBits(a.Type) | a.Perm&07777
 	out.Size = uint64(a.Size)
@@ -250,12 +259,20 @@ func (f *FS) newChild(ctx context.Context, dir *gofs.Inode, name string, e *help
 	return dir.NewInode(ctx, ops, gofs.StableAttr{Mode: mode, Ino: e.Attr.Ino, Gen: f.gens.gen(e.Attr.Ino)})
 }
 
-// removed records that our own operation removed the file with
-// attributes e (or replaced it), freeing its inode number on the VM
-// unless other hard links keep it.
-func (f *FS) removed(path string) {
-	if e, st := f.meta.lookup(path); st == exists && e.Attr.Nlink <= 1 {
+// removed records that our own operation removed path (unlink, or a
+// rename over it). ino is the kernel node's inode number there, 0 when
+// the mount has no node. The file's inode number is freed on the VM
+// unless other hard links keep it; if they do, their link count drops.
+func (f *FS) removed(path string, ino uint64) {
+	e, st := f.meta.lookup(path)
+	switch {
+	case st == exists && e.Attr.Type == helper.TypeDir:
+	case st == exists && e.Attr.Nlink <= 1:
 		f.gens.retire(e.Attr.Ino)
+	case st == exists:
+		f.meta.setLinks(e.Attr.Ino, e.Attr.Nlink-1, path)
+	case ino != 0:
+		f.meta.forgetIno(ino) // the count is unknown: ask again
 	}
 }
 

@@ -75,7 +75,9 @@ func (h *fileHandle) confirm(ctx context.Context) error {
 	}
 	p := h.f.vmPath()
 	if p == "" {
-		return syscall.ENOENT
+		// Replaced or removed since the open, before anything was read:
+		// the VM has no name for its content any more (NFS says the same).
+		return syscall.ESTALE
 	}
 	_, err := h.syncRead(ctx, p)
 	return err
@@ -249,7 +251,7 @@ func (h *fileHandle) object(ctx context.Context, refresh bool) (*transport.Objec
 	}
 	p := h.f.vmPath()
 	if p == "" {
-		return nil, syscall.ENOENT
+		return nil, syscall.ESTALE // as in confirm
 	}
 	obj, err := h.f.fsys.client.Open(ctx, p)
 	if err != nil {

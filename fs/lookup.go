@@ -161,7 +161,7 @@ func (n *node) getattr(ctx context.Context, out *fuse.AttrOut) syscall.Errno {
 		e, err = n.fsys.statPath(ctx, p)
 	}
 	if err != nil {
-		return toErrno(err)
+		return n.fsys.errno(err)
 	}
 	a := e.Attr
 	n.last.Store(&a)
@@ -192,7 +192,7 @@ func (n *node) setattr(ctx context.Context, in *fuse.SetAttrIn, out *fuse.AttrOu
 		r, err := n.fsys.metaOp(ctx, op)
 		if err != nil {
 			n.fsys.meta.forget(p)
-			return toErrno(err)
+			return n.fsys.errno(err)
 		}
 		if r.Attr != nil {
 			_, name := splitPath(p)
@@ -218,7 +218,7 @@ func setTimes(in *fuse.SetAttrIn) (at, mt helper.Time, ok bool) {
 func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 	r, err := n.fsys.metaOp(ctx, transport.MetaOp{Kind: helper.OpStatfs, Path: n.vmPath()})
 	if err != nil {
-		return toErrno(err)
+		return n.fsys.errno(err)
 	}
 	if s := r.Statfs; s != nil {
 		out.Bsize = uint32(s.Bsize)

@@ -23,16 +23,23 @@ type metaCache struct {
 	dirs                    *cache.TTL[string, dirNames]     // dir → the complete set of names
 	mu                      sync.Mutex                       // serialises read-modify-write of listings
 	attrTTL, dirTTL, negTTL time.Duration
+	clock                   func() time.Time // reads the time for TTLs and listing ages
 }
 
 const metaCacheEntries = 1 << 20
 
-func newMetaCache(o Options) *metaCache {
+// newMetaCache makes the cache with o's TTLs. clock reads the time; nil
+// means time.Now (tests pass a fake clock).
+func newMetaCache(o Options, clock func() time.Time) *metaCache {
+	if clock == nil {
+		clock = time.Now
+	}
 	return &metaCache{
-		attrs:   cache.NewTTL[string, helper.Entry](o.AttrTTL, metaCacheEntries, nil),
-		negs:    cache.NewTTL[string, struct{}](o.NegativeTTL, metaCacheEntries/4, nil),
-		dirs:    cache.NewTTL[string, dirNames](o.DirTTL, metaCacheEntries/16, nil),
+		attrs:   cache.NewTTL[string, helper.Entry](o.AttrTTL, metaCacheEntries, clock),
+		negs:    cache.NewTTL[string, struct{}](o.NegativeTTL, metaCacheEntries/4, clock),
+		dirs:    cache.NewTTL[string, dirNames](o.DirTTL, metaCacheEntries/16, clock),
 		attrTTL: o.AttrTTL, dirTTL: o.DirTTL, negTTL: o.NegativeTTL,
+		clock: clock,
 	}
 }
 
@@ -86,7 +93,7 @@ func (m *metaCache) listingAge(dir string) (time.Duration, bool) {
 	if !ok {
 		return 0, false
 	}
-	return time.Since(l.at), true
+	return m.clock().Sub(l.at), true
 }
 
 // listing returns the names of dir when a complete listing is cached and
@@ -117,7 +124,7 @@ func (m *metaCache) storeListing(dir string, entries []helper.Entry) {
 		m.negs.Delete(joinPath(dir, e.Name))
 	}
 	m.mu.Lock()
-	m.dirs.Set(dir, dirNames{names: names, at: time.Now()})
+	m.dirs.Set(dir, dirNames{names: names, at: m.clock()})
 	m.mu.Unlock()
 }
 
@@ -143,11 +150,22 @@ func (m *metaCache) storeTree(dir string, entries []helper.Entry, complete map[s
 	}
 }
 
-// noteAttr records our own change: path exists with attributes e.
+// noteAttr records our own change: path exists with attributes e. A file
+// with other hard links changed under all its names: their cached
+// attributes take e's too.
 func (m *metaCache) noteAttr(path string, e helper.Entry) {
 	m.attrs.Set(path, e)
 	m.negs.Delete(path)
 	m.editListing(path, true)
+	if e.Attr.Nlink > 1 && e.Attr.Type != helper.TypeDir && e.Attr.Ino != 0 {
+		m.attrs.UpdateFunc(func(p string, o helper.Entry) (helper.Entry, bool) {
+			if p == path || o.Attr.Ino != e.Attr.Ino || o.Attr.Type != e.Attr.Type || o.Attr == e.Attr {
+				return o, false
+			}
+			o.Attr = e.Attr
+			return o, true
+		})
+	}
 }
 
 // noteGone records our own removal of path (and of everything below it).
@@ -191,6 +209,34 @@ func (m *metaCache) forget(path string) {
 	m.mu.Unlock()
 }
 
+// setLinks records that the file with inode number ino now has nlink
+// links, in every cached path of it but except (the link just removed).
+func (m *metaCache) setLinks(ino uint64, nlink uint32, except string) {
+	m.attrs.UpdateFunc(func(p string, e helper.Entry) (helper.Entry, bool) {
+		if p == except || e.Attr.Ino != ino || e.Attr.Type == helper.TypeDir {
+			return e, false
+		}
+		e.Attr.Nlink = nlink
+		e.Attr.CtimeNs = now()
+		return e, true
+	})
+}
+
+// forgetIno drops the cached attributes of every path of the file with
+// inode number ino.
+func (m *metaCache) forgetIno(ino uint64) {
+	var paths []string
+	m.attrs.UpdateFunc(func(p string, e helper.Entry) (helper.Entry, bool) {
+		if e.Attr.Ino == ino && e.Attr.Type != helper.TypeDir {
+			paths = append(paths, p)
+		}
+		return e, false
+	})
+	for _, p := range paths {
+		m.attrs.Delete(p)
+	}
+}
+
 // dropSubtree forgets every path strictly below dir.
 func (m *metaCache) dropSubtree(dir string) {
 	prefix := dir + "/"
@@ -218,7 +264,7 @@ func (m *metaCache) editListing(path string, present bool) {
 	} else {
 		delete(next, name)
 	}
-	m.dirs.Set(dir, dirNames{names: next, at: time.Now()})
+	m.dirs.Set(dir, dirNames{names: next, at: m.clock()})
 }
 
 // splitPath splits a VM path into its directory and last component.

@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -45,7 +46,7 @@ func TestCompleteDirs(t *testing.T) {
 }
 
 func TestMetaCacheOwnChanges(t *testing.T) {
-	m := newMetaCache(Options{}.withDefaults())
+	m := newMetaCache(Options{}.withDefaults(), nil)
 	m.storeListing("/home/user", []helper.Entry{entry("a", helper.TypeRegular)})
 	if _, st := m.lookup("/home/user/b"); st != missing {
 		t.Fatalf("a name outside a complete listing should be missing, got %v", st)
@@ -68,22 +69,55 @@ func TestMetaCacheOwnChanges(t *testing.T) {
 	}
 }
 
+// fakeClock is a clock the test moves by hand.
+type fakeClock struct {
+	mu sync.Mutex // protects t
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
 func TestMetaCacheExpires(t *testing.T) {
-	o := Options{AttrTTL: 20 * time.Millisecond, DirTTL: 20 * time.Millisecond, NegativeTTL: 20 * time.Millisecond}.withDefaults()
-	m := newMetaCache(o)
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	o := Options{AttrTTL: 2 * time.Second, DirTTL: 3 * time.Second, NegativeTTL: time.Second}.withDefaults()
+	m := newMetaCache(o, clock.now)
 	m.storeListing("/r", []helper.Entry{entry("a", helper.TypeRegular)})
-	if _, st := m.lookup("/r/a"); st != exists {
-		t.Fatal("fresh entry not found")
+	m.noteGone("/r/gone")
+	steps := []struct {
+		advance     time.Duration
+		a, gone, b  lookupState // /r/a, /r/gone, /r/b
+		listingAge  time.Duration
+		listingKept bool
+	}{
+		{0, exists, missing, missing, 0, true},
+		{999 * time.Millisecond, exists, missing, missing, 999 * time.Millisecond, true},
+		{time.Millisecond, exists, missing, missing, time.Second, true}, // the negative entry expired; the listing still lacks the name
+		{time.Second, unknown, missing, missing, 2 * time.Second, true}, // a's attributes expired
+		{time.Second, unknown, unknown, unknown, 0, false},              // and so did the listing
 	}
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		if _, st := m.lookup("/r/a"); st == unknown {
-			break
+	for i, s := range steps {
+		clock.advance(s.advance)
+		for _, c := range []struct {
+			path string
+			want lookupState
+		}{{"/r/a", s.a}, {"/r/gone", s.gone}, {"/r/b", s.b}} {
+			if _, st := m.lookup(c.path); st != c.want {
+				t.Errorf("step %d: %s is %v, want %v", i, c.path, st, c.want)
+			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("entry did not expire")
+		if age, ok := m.listingAge("/r"); ok != s.listingKept || age != s.listingAge {
+			t.Errorf("step %d: listing age %v %v, want %v %v", i, age, ok, s.listingAge, s.listingKept)
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -99,7 +133,7 @@ func TestSplitJoinPath(t *testing.T) {
 }
 
 func TestKnownFreeAndSubdirs(t *testing.T) {
-	m := newMetaCache(Options{}.withDefaults())
+	m := newMetaCache(Options{}.withDefaults(), nil)
 	if m.knownFree("/home/user", "x") {
 		t.Fatal("no listing cached: a name cannot be known free")
 	}

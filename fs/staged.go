@@ -134,6 +134,7 @@ func (f *fileNode) truncateStaged(ctx context.Context, size int64) error {
 	st.MarkDirty()
 	f.mu.Lock()
 	f.attr.MtimeNs = now()
+	f.attr.CtimeNs = f.attr.MtimeNs
 	f.mu.Unlock()
 	return nil
 }
@@ -185,6 +186,7 @@ func (f *fileNode) upload(ctx context.Context) error {
 	}
 	f.local = false
 	f.attr.Size, f.attr.MtimeNs = res.Size, res.MtimeNs
+	f.attr.CtimeNs = max(f.attr.CtimeNs, res.MtimeNs) // the upload changed the file on the VM
 	f.attr.Type, f.attr.Nlink = helper.TypeRegular, max(f.attr.Nlink, 1)
 	f.pendingTimes = [2]helper.Time{}
 	if times[0].Set || times[1].Set {

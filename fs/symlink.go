@@ -30,7 +30,7 @@ func (s *symlinkNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	}
 	r, err := s.fsys.metaOp(ctx, transport.MetaOp{Kind: helper.OpReadlink, Path: p})
 	if err != nil {
-		return nil, toErrno(err)
+		return nil, s.fsys.errno(err)
 	}
 	return []byte(r.Target), 0
 }

@@ -88,3 +88,26 @@ func TestInterruptedReadReturnsEINTR(t *testing.T) {
 	}
 	e.emu.ClearFaults()
 }
+
+// TestServerDownIsEIO: with the VM unreachable, a program sees EIO (the
+// log has the reason), never the network's errno (ECONNREFUSED).
+func TestServerDownIsEIO(t *testing.T) {
+	e := newEnv(t, withTTL(50*time.Millisecond))
+	if err := os.WriteFile(e.vm("uncached"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.emu.Close()
+	for _, op := range []struct {
+		name string
+		do   func() error
+	}{
+		{"open of a file never seen", func() error { _, err := os.ReadFile(e.path("uncached")); return err }},
+		{"stat", func() error { _, err := os.Stat(e.path("other")); return err }},
+		{"mkdir", func() error { return os.Mkdir(e.path("d"), 0o755) }},
+	} {
+		err := op.do()
+		if !errors.Is(err, syscall.EIO) {
+			t.Errorf("%s with the VM down: %v, want EIO", op.name, err)
+		}
+	}
+}

@@ -33,6 +33,8 @@ type env struct {
 	fsys   *fs.FS
 	server *fuse.Server
 	opts   fs.Options
+	// allowOther mounts with allow_other (withAllowOther).
+	allowOther bool
 	// unmounted is set once unmount ran (the test goroutine and cleanup
 	// only).
 	unmounted bool
@@ -46,9 +48,29 @@ func withTTL(d time.Duration) envOption {
 	return func(e *env) { e.opts.AttrTTL, e.opts.EntryTTL, e.opts.DirTTL, e.opts.NegativeTTL = d, d, d, d }
 }
 
+// withoutLog drops the mount's log lines, for tests that make thousands
+// of failing calls on purpose.
+func withoutLog() envOption {
+	return func(e *env) { e.opts.Logf = func(string, ...any) {} }
+}
+
 // withLatency adds one-way latency to every emulator request.
 func withLatency(d time.Duration) envOption {
 	return func(e *env) { e.emu.SetLatency(d) }
+}
+
+// withAllowOther lets other local users into the mount, as
+// --allow-other does, and lets them reach it: the VM's home and the
+// directory above the mountpoint are opened to them.
+func withAllowOther() envOption {
+	return func(e *env) {
+		e.allowOther = true
+		for dir, mode := range map[string]os.FileMode{e.home: 0o755, filepath.Dir(e.mnt): 0o711} {
+			if err := os.Chmod(dir, mode); err != nil {
+				e.t.Fatal(err)
+			}
+		}
+	}
 }
 
 // requireFUSE fails in CI and skips elsewhere when FUSE cannot be used.
@@ -103,9 +125,8 @@ func (e *env) mount() {
 		t.Fatal(err)
 	}
 	e.fsys = fs.New(e.client, blocks, staging, e.opts)
-	mo := e.fsys.MountOptions()
-	mo.MountOptions = fuse.MountOptions{FsName: "arkerfs:test", Name: "arkerfs", DirectMount: os.Geteuid() == 0,
-		MaxWrite: 1 << 20, MaxReadAhead: 1 << 20, Debug: os.Getenv("ARKERFS_TEST_FUSE_DEBUG") != ""}
+	mo := e.fsys.MountOptions(fuse.MountOptions{FsName: "arkerfs:test", Name: "arkerfs", DirectMount: os.Geteuid() == 0,
+		AllowOther: e.allowOther, MaxWrite: 1 << 20, MaxReadAhead: 1 << 20, Debug: os.Getenv("ARKERFS_TEST_FUSE_DEBUG") != ""})
 	e.server, err = gofs.Mount(e.mnt, e.fsys.Root(), mo)
 	if err != nil {
 		if os.Getenv("CI") != "" {

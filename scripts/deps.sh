@@ -14,6 +14,9 @@ for t in "${missing[@]}"; do
   case "$t" in
     sha256sum) pkgs+=(coreutils) ;;
     mount.fuse3 | fusermount3) pkgs+=(fuse3) ;;
+    autoreconf) pkgs+=(autoconf) ;;
+    gcc) pkgs+=(gcc libc6-dev) ;;
+    prove) pkgs+=(perl) ;;
     *) pkgs+=("$t") ;;
   esac
 done

@@ -203,8 +203,7 @@ func serveMount(client *transport.Client, vm, mnt string, m *mountFlags, rootAtt
 	}
 	fsys := fs.New(client, blocks, staging, opts)
 	fsys.Prime(m.root, rootAttr)
-	mo := fsys.MountOptions()
-	mo.MountOptions = fuse.MountOptions{
+	mo := fsys.MountOptions(fuse.MountOptions{
 		FsName:       m.ux.source(vm),
 		Name:         "arkerfs",
 		AllowOther:   m.allowOther,
@@ -213,7 +212,7 @@ func serveMount(client *transport.Client, vm, mnt string, m *mountFlags, rootAtt
 		MaxReadAhead: 1 << 20,
 		Debug:        m.api.debug && os.Getenv("ARKERFS_DEBUG_FUSE") != "",
 		Options:      m.ux.fuseOptionsHere(vm, m.allowOther),
-	}
+	})
 	if m.readOnly {
 		mo.MountOptions.Options = append(mo.MountOptions.Options, "ro")
 	}
