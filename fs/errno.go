@@ -22,6 +22,7 @@ var codeErrnos = map[transport.Code]syscall.Errno{
 	transport.CodePermission:           syscall.EACCES,
 	transport.CodeForbidden:            syscall.EACCES,
 	transport.CodeUnauthorized:         syscall.EACCES,
+	transport.CodePaymentRequired:      syscall.EACCES,
 	transport.CodeNameTooLong:          syscall.ENAMETOOLONG,
 	transport.CodeInvalid:              syscall.EINVAL,
 	transport.CodeBadRequest:           syscall.EINVAL,
