@@ -120,6 +120,12 @@ func runMount(args []string, stdout, stderr io.Writer) int {
 		return s.fail(err)
 	}
 	cfg.Debug = transportLogf(s.log, newRetryStorm(s.log))
+	// Files a server sends whole (it ignores Range) wait there for their
+	// readers, beside the rest of the mount's local data.
+	cfg.SpillDir = filepath.Join(m.cacheDir, "spill")
+	if err := os.MkdirAll(cfg.SpillDir, 0o700); err != nil {
+		return s.fail(fmt.Errorf("spill directory: %w", err))
+	}
 	client, err := transport.New(cfg)
 	if err != nil {
 		return s.fail(err)
