@@ -12,7 +12,8 @@
 // serves a changed file), chunk writes with a ledger and an atomic commit,
 // manifests, runs that execute real commands in sessions (queueing, the
 // interrupt rule, 202 and polling, idempotency keys) with every mapping
-// bind-mounted at its VM path (Linux: a private mount namespace). Knobs add
+// bind-mounted at its VM path (Linux: a private mount namespace), forked
+// by a spawner process in programs that call ServeSpawnerIfAsked. Knobs add
 // latency and inject faults, and counters report what was asked.
 //
 // It imports only package wire, never the client (package transport), so

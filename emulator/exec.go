@@ -1,12 +1,8 @@
 package emulator
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"maps"
-	"os"
-	"os/exec"
 	"slices"
 	"syscall"
 	"time"
@@ -48,16 +44,16 @@ func (rs *runStore) execute(r *run) {
 	}
 	rs.mu.Unlock()
 
-	ctx, cancel := context.WithCancel(context.Background())
-	if r.timeout > 0 {
-		ctx, cancel = context.WithTimeout(context.Background(), r.timeout)
+	pipes, err := newRunPipes()
+	var p process
+	if err == nil {
+		p, err = sb.start(runSpec{Command: r.command, Cwd: cwd, Env: env}, pipes.w[0], pipes.w[1])
+		if err != nil {
+			pipes.closeAll()
+		} else {
+			pipes.collect(r.out)
+		}
 	}
-	defer cancel()
-	cmd := sb.command(ctx, r.command, cwd, env)
-	cmd.Stdout, cmd.Stderr = r.out.writers()
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = runWaitDelay
-	err := sb.start(cmd)
 
 	rs.mu.Lock()
 	if err != nil {
@@ -66,32 +62,39 @@ func (rs *runStore) execute(r *run) {
 		rs.mu.Unlock()
 		return
 	}
-	pgid := cmd.Process.Pid
-	r.pgid = pgid
-	r.kill = func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) }
+	pgid := p.pid()
+	kill := func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) }
+	r.pgid, r.kill = pgid, kill
 	switch reason := r.killReason; reason {
 	case "":
 	case failInterrupted: // interrupted while starting
 		r.killReason = ""
 		rs.interruptLocked(r)
 	default:
-		r.kill()
+		kill()
 	}
 	rs.mu.Unlock()
 
-	err = cmd.Wait()
-	timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded)
+	var deadline *time.Timer
+	if r.timeout > 0 {
+		deadline = time.AfterFunc(r.timeout, kill) // a timeout kills the group
+	}
+	ws, err := p.wait()
+	timedOut := deadline != nil && !deadline.Stop() // the kill ran first
+	if err != nil {
+		kill() // its end is unknown: make sure nothing of it goes on
+	}
+	pipes.finish(runWaitDelay)
 
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	r.exited = true
-	var exitErr *exec.ExitError
-	if err != nil && !errors.As(err, &exitErr) && !errors.Is(err, exec.ErrWaitDelay) {
+	if err != nil {
 		r.failReason = fmt.Sprintf("waiting for the command: %v", err)
 		rs.finishLocked(r, wire.RunFailed, nil)
 		return
 	}
-	code, sig := exitStatus(cmd.ProcessState)
+	code, sig := exitStatus(ws)
 	switch {
 	case timedOut:
 		code = -int(syscall.SIGKILL)
@@ -109,12 +112,4 @@ func (rs *runStore) execute(r *run) {
 		}
 		rs.finishLocked(r, wire.RunCompleted, &code)
 	}
-}
-
-// exitStatus is the process's exit code, or the signal that ended it.
-func exitStatus(ps *os.ProcessState) (int, syscall.Signal) {
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 0, ws.Signal()
-	}
-	return ps.ExitCode(), 0
 }

@@ -1,31 +1,23 @@
 package emulator
 
 import (
-	"context"
+	"errors"
 	"os"
-	"os/exec"
-	"strings"
-	"syscall"
 )
 
-// sandbox starts commands with every mapping seen at its VM path, in one
-// of two ways:
-//
-//   - ns: as root, from a thread of this process that lives in a private
-//     mount namespace (see nsThread): one fork and exec per run;
-//   - user: otherwise, inside a user and mount namespace prepared once
-//     (see userNS) and entered by nsenter: two execs per run.
-//
-// Where neither works, runs are refused with unsupported_operation: a
-// command never runs anywhere else.
+// sandbox starts commands with every mapping seen at its VM path, from a
+// namespace (see runNS) held by the spawner when the program opted in to
+// it (see spawner.go), by this process otherwise. Where no namespace can
+// be made, runs are refused with unsupported_operation: a command never
+// runs anywhere else.
 type sandbox struct {
-	ns   *nsThread
-	user *userNS
+	local  *runNS     // held by this process
+	remote *spawnedNS // held by the spawner
 }
 
-// newSandbox makes the sandbox, trying the in-process namespace first
-// (unless forceUserNS) and a user namespace next.
-func newSandbox(list []*mapping, forceUserNS bool) (*sandbox, *apiError) {
+// newSandbox makes the sandbox of list; forceUserNS skips the namespace
+// thread, inProcess the spawner (tests).
+func newSandbox(list []*mapping, forceUserNS, inProcess bool) (*sandbox, *apiError) {
 	vms := make([]string, len(list))
 	hosts := make([]string, len(list))
 	for i, m := range list {
@@ -35,23 +27,32 @@ func newSandbox(list []*mapping, forceUserNS bool) (*sandbox, *apiError) {
 	if err != nil {
 		return nil, unsupportedRuns("runs cannot show the VM's directories: %v", err)
 	}
-	var reasons []string
-
-	if !forceUserNS {
-		t, err := startNSThread(hosts, steps)
-		if err == nil {
-			return &sandbox{ns: t}, nil
+	if !spawnerOptIn.Load() || inProcess {
+		ns, err := makeRunNS(hosts, steps, forceUserNS)
+		if err != nil {
+			return nil, noRunNS(err)
 		}
-		reasons = append(reasons, "mount namespace: "+err.Error())
+		return &sandbox{local: ns}, nil
 	}
-	u, err := prepareUserNS(hosts, steps)
-	if err == nil {
-		return &sandbox{user: u}, nil
+	sp, err := sharedSpawner()
+	if err != nil {
+		return nil, internalError("runs: %v", err)
 	}
-	reasons = append(reasons, "user namespace: "+err.Error())
-	return nil, unsupportedRuns(
-		"runs need a private mount namespace to show the VM's directories at their paths, and none can be made here (%s)",
-		strings.Join(reasons, "; "))
+	ns, err := sp.makeNS(hosts, steps, forceUserNS)
+	var refusal nsRefusal
+	switch {
+	case errors.As(err, &refusal):
+		return nil, noRunNS(refusal)
+	case err != nil:
+		return nil, internalError("runs: %v", err)
+	}
+	return &sandbox{remote: ns}, nil
+}
+
+// noRunNS is the refusal of runs where no namespace can be made, why.
+func noRunNS(why error) *apiError {
+	return unsupportedRuns(
+		"runs need a private mount namespace to show the VM's directories at their paths, and none can be made here (%v)", why)
 }
 
 func isHostDir(p string) bool {
@@ -59,33 +60,29 @@ func isHostDir(p string) bool {
 	return err == nil && fi.IsDir()
 }
 
+// start starts spec in the sandbox, in its own process group, stdin
+// /dev/null, stdout and stderr the files given (the caller keeps and
+// closes its copies).
+func (sb *sandbox) start(spec runSpec, stdout, stderr *os.File) (process, error) {
+	if sb.remote != nil {
+		return sb.remote.start(spec, stdout, stderr)
+	}
+	cmd, err := sb.local.start(spec, stdout, stderr)
+	if err != nil {
+		return nil, err
+	}
+	return childProcess{cmd}, nil
+}
+
+// broken reports whether the sandbox can start nothing more: its spawner
+// went away.
+func (sb *sandbox) broken() bool { return sb.remote != nil && sb.remote.sp.broken() }
+
 func (sb *sandbox) close() {
-	if sb.ns != nil {
-		sb.ns.close()
+	if sb.local != nil {
+		sb.local.close()
 	}
-	if sb.user != nil {
-		sb.user.close()
+	if sb.remote != nil {
+		sb.remote.close()
 	}
-}
-
-// command builds the exec.Cmd of a run: sh -c command in cwd, in its own
-// process group, stdin /dev/null.
-func (sb *sandbox) command(ctx context.Context, command, cwd string, env []string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", command)
-	if sb.ns != nil {
-		cmd.Dir = cwd
-	} else {
-		sb.user.command(cmd, command, cwd)
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Env = env
-	return cmd
-}
-
-// start starts cmd inside the sandbox.
-func (sb *sandbox) start(cmd *exec.Cmd) error {
-	if sb.ns != nil {
-		return sb.ns.start(cmd)
-	}
-	return cmd.Start()
 }

@@ -1,9 +1,9 @@
 package emulator
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,10 +13,10 @@ import (
 
 func TestRunSeesMappings(t *testing.T) {
 	requireRun(t)
-	for _, userNS := range []bool{false, true} {
-		t.Run("userns="+strconv.FormatBool(userNS), func(t *testing.T) {
+	for _, c := range []struct{ userNS, inProcess bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+		t.Run(fmt.Sprintf("userns=%t/inprocess=%t", c.userNS, c.inProcess), func(t *testing.T) {
 			e := newEnv(t, wire.LineageA)
-			e.s.runs.forceUserNS = userNS
+			e.s.runs.forceUserNS, e.s.runs.inProcess = c.userNS, c.inProcess
 			e.s.runs.stopSandbox()
 			e.put("dir/hello.txt", []byte("hi from home"))
 			os.WriteFile(filepath.Join(e.tmp, "t.txt"), []byte("hi from tmp"), 0o644)

@@ -56,7 +56,8 @@ type runStore struct {
 	sbMu        sync.Mutex // protects the fields below
 	sb          *sandbox   // made on first use, stopped by Close
 	sbErr       *apiError  // why no sandbox can be made, once known
-	forceUserNS bool       // tests: skip the in-process namespace
+	forceUserNS bool       // tests: skip the namespace thread
+	inProcess   bool       // tests: no spawner, though the program opted in
 
 	mu       sync.Mutex // protects the fields below
 	sessions map[string]*session
@@ -354,14 +355,24 @@ func (rs *runStore) deleteSession(id string) bool {
 	return true
 }
 
-// getSandbox returns the sandbox, making it on first use.
+// getSandbox returns the sandbox, making it on first use, and again if
+// its spawner went away. Why none can be made is kept; a failure of the
+// spawner is not, so that the next run tries again.
 func (rs *runStore) getSandbox() (*sandbox, *apiError) {
 	rs.sbMu.Lock()
 	defer rs.sbMu.Unlock()
-	if rs.sb == nil && rs.sbErr == nil {
-		rs.sb, rs.sbErr = newSandbox(rs.maps.list, rs.forceUserNS)
+	if rs.sb != nil && rs.sb.broken() {
+		rs.sb.close()
+		rs.sb = nil
 	}
-	return rs.sb, rs.sbErr
+	if rs.sb != nil || rs.sbErr != nil {
+		return rs.sb, rs.sbErr
+	}
+	sb, aerr := newSandbox(rs.maps.list, rs.forceUserNS, rs.inProcess)
+	if aerr == nil || aerr.code != wire.CodeInternal {
+		rs.sb, rs.sbErr = sb, aerr
+	}
+	return sb, aerr
 }
 
 // stopSandbox releases the sandbox; the next run makes a new one.

@@ -175,7 +175,7 @@ func TestRunRefusals(t *testing.T) {
 			e.wantError(status, b, 400, wire.CodeBadRequest)
 		}
 		// What the schema allows passes.
-		r := e.run(`{"command":"true","session_id":null,"session_idx":null,"timeout":0,"queueing_timeout":5,"end_symbol":"none","vcpu_count":2,"memory_mib":512,"disk_mib":0,"memory_backend":"file","policies":{}}`, nil)
+		r := e.run(`{"command":"true","session_id":null,"session_idx":null,"timeout":0,"queueing_timeout":5,"end_symbol":"none","vcpu_count":2,"memory_mib":512,"disk_mib":0,"memory_backend":"file","policies":{"policies":[]}}`, nil)
 		if r.Status != 200 || exit(r) != 0 {
 			t.Fatalf("allowed fields: %+v", r)
 		}

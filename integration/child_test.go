@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/arker-ai/arkerfs/emulator"
 )
 
 // Some file operations must not run in the process that serves the mount:
@@ -22,6 +24,10 @@ import (
 const childEnv = "ARKERFS_TEST_CHILD"
 
 func TestMain(m *testing.M) {
+	// The emulator's runs are forked by this binary executed again as its
+	// spawner, not by this process, whose open files in the test mounts a
+	// fork would flush (see emulator.ServeSpawnerIfAsked).
+	emulator.ServeSpawnerIfAsked()
 	if mode := os.Getenv(childEnv); mode != "" {
 		if err := runChild(mode, os.Args[len(os.Args)-1]); err != nil {
 			fmt.Fprintln(os.Stderr, err)

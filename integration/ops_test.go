@@ -274,10 +274,25 @@ func TestOpenFileSurvivesUnlinkAndRename(t *testing.T) {
 	}
 }
 
+// TestSeveralWritersOneFile writes through two descriptors of one file
+// and closes them one after the other. Each close uploads, and an upload
+// ends with a run; the other descriptor stays open in this process, which
+// also serves the mount. Were runs forked from this process, their execve
+// would flush that descriptor into the mount while the upload waits for
+// the run: a deadlock until the run times out (minutes). So the whole
+// must take seconds.
 func TestSeveralWritersOneFile(t *testing.T) {
+	const bound = 20 * time.Second
 	e := newEnv(t)
-	a, _ := os.OpenFile(e.path("shared"), os.O_CREATE|os.O_RDWR, 0o644)
-	b, _ := os.OpenFile(e.path("shared"), os.O_RDWR, 0o644)
+	start := time.Now()
+	a, err := os.OpenFile(e.path("shared"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.OpenFile(e.path("shared"), os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
 	a.WriteAt([]byte("AAAA"), 0)
 	b.WriteAt([]byte("BB"), 2)
 	got := make([]byte, 4)
@@ -285,11 +300,30 @@ func TestSeveralWritersOneFile(t *testing.T) {
 	if string(got) != "AABB" {
 		t.Fatalf("read through a: %q", got)
 	}
-	a.Close()
-	b.Close()
+	closed := make(chan error, 1)
+	go func() {
+		err := a.Close()
+		if berr := b.Close(); err == nil {
+			err = berr
+		}
+		closed <- err
+	}()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("close: %v", err)
+		}
+	case <-time.After(bound - time.Since(start)):
+		// Stopping the emulator fails the upload that waits for its run,
+		// which ends the deadlock, so that the cleanup can unmount.
+		e.emu.Close()
+		<-closed
+		t.Fatalf("closing the two descriptors took more than %v: is a run forked from the process that serves the mount?", bound)
+	}
 	if got := string(e.vmRead("shared")); got != "AABB" {
 		t.Fatalf("VM has %q", got)
 	}
+	t.Logf("written and closed in %v", time.Since(start))
 }
 
 // TestMmapSharedWrite writes through a shared mapping, from a child

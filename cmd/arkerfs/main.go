@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/arker-ai/arkerfs/emulator"
 )
 
 const usage = `usage:
@@ -30,6 +32,9 @@ Run 'arkerfs COMMAND -h' for a command's flags.
 var version = "dev"
 
 func main() {
+	// arkerfs serve hosts the emulator, whose runs are forked by this
+	// binary executed again as its spawner.
+	emulator.ServeSpawnerIfAsked()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/arker-ai/arkerfs/emulator"
 	"io"
 	"os"
 	"os/signal"
@@ -55,6 +56,9 @@ type config struct {
 }
 
 func main() {
+	// The emulator this driver hosts starts its runs from a spawner: this
+	// binary, started again (see emulator.ServeSpawnerIfAsked).
+	emulator.ServeSpawnerIfAsked()
 	if os.Getenv(childEnv) != "" {
 		os.Exit(childMain(os.Args[1:]))
 	}
