@@ -39,12 +39,7 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
-	log, err := a.log.logger(stderr, a.debug, cfg.APIKey)
-	if err != nil {
-		return fail(stderr, "%v", err)
-	}
-	cfg.Debug = transportLogf(log, nil)
-	client, err := transport.New(cfg)
+	client, err := a.client(cfg, stderr)
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}

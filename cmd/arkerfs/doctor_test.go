@@ -23,18 +23,7 @@ func TestDoctor(t *testing.T) {
 		{wire.LineageB, true, "lineage B", "offered: large files", "ignore Range"},
 	} {
 		t.Run(string(c.lineage), func(t *testing.T) {
-			emu, err := emulator.New(emulator.Options{Home: t.TempDir(), Token: "ark_test_doctor", Lineage: c.lineage, NoRange: c.noRange})
-			if err != nil {
-				t.Fatal(err)
-			}
-			url, err := emu.Start("127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { emu.Close() })
-			t.Setenv("HOME", t.TempDir())
-			t.Setenv("ARKER_API_KEY", "ark_test_doctor")
-			t.Setenv("ARKER_BASE_URL", url)
+			emu := doctorEmulator(t, "ark_test_doctor", emulator.Options{Lineage: c.lineage, NoRange: c.noRange})
 			var out, errb bytes.Buffer
 			if code := run([]string{"doctor", "local"}, &out, &errb); code != 0 {
 				t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
@@ -53,21 +42,31 @@ func TestDoctor(t *testing.T) {
 		})
 	}
 	t.Run("bad key", func(t *testing.T) {
-		emu, err := emulator.New(emulator.Options{Home: t.TempDir(), Token: "ark_test_doctor"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		url, err := emu.Start("127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { emu.Close() })
-		t.Setenv("HOME", t.TempDir())
-		t.Setenv("ARKER_API_KEY", "ark_wrong")
-		t.Setenv("ARKER_BASE_URL", url)
+		doctorEmulator(t, "ark_wrong", emulator.Options{})
 		var out, errb bytes.Buffer
 		if code := run([]string{"doctor", "local"}, &out, &errb); code != 1 || strings.Count(errb.String(), "\n") != 1 {
 			t.Fatalf("exit %d, stderr %q", code, errb.String())
 		}
 	})
+}
+
+// doctorEmulator starts an emulator with opts whose key is ark_test_doctor
+// and points the environment at it with key: a fresh HOME,
+// ARKER_API_KEY and ARKER_BASE_URL.
+func doctorEmulator(t *testing.T, key string, opts emulator.Options) *emulator.Server {
+	t.Helper()
+	opts.Home, opts.Token = t.TempDir(), "ark_test_doctor"
+	emu, err := emulator.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, err := emu.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("ARKER_API_KEY", key)
+	t.Setenv("ARKER_BASE_URL", url)
+	return emu
 }

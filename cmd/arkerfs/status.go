@@ -31,12 +31,7 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
-	log, err := a.log.logger(stderr, a.debug, cfg.APIKey)
-	if err != nil {
-		return fail(stderr, "%v", err)
-	}
-	cfg.Debug = transportLogf(log, nil)
-	client, err := transport.New(cfg)
+	client, err := a.client(cfg, stderr)
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
@@ -48,4 +43,15 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "VM %s (%s) is %s\nconfig: %s\n", vm.ID, vm.Name, vm.State, cfg)
 	return 0
+}
+
+// client builds the client of a one-shot command (status, doctor): cfg
+// with the command's log as its debug output.
+func (a *apiFlags) client(cfg transport.Config, stderr io.Writer) (*transport.Client, error) {
+	log, err := a.log.logger(stderr, a.debug, cfg.APIKey)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Debug = transportLogf(log, nil)
+	return transport.New(cfg)
 }
