@@ -18,9 +18,10 @@ import (
 // Some file operations must not run in the process that serves the mount:
 // msync of a shared mapping holds the address space's lock while the
 // kernel waits for this process's FUSE server, and the server, needing
-// memory or a fork (a run in the emulator), would wait for that lock in
-// turn. Such operations run in a child: this test binary, started again
-// with childEnv naming what to do.
+// memory or a fork, would wait for that lock in turn. (The emulator's
+// runs do not fork from this process: see TestMain.) Such operations run
+// in a child: this test binary, started again with childEnv naming what
+// to do.
 const childEnv = "ARKERFS_TEST_CHILD"
 
 func TestMain(m *testing.M) {
