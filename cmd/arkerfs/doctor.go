@@ -69,11 +69,11 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 	}
 	probeTime := time.Since(start)
 	if *file == "" && probe != "" {
-		if _, err := client.Run(ctx, "rm -f -- '"+probe+"'", transport.RunOptions{Timeout: 30 * time.Second}); err != nil {
+		if err := client.Unlink(ctx, probe); err != nil {
 			fmt.Fprintf(stdout, "cleanup:     could not remove %s: %v\n", probe, err)
 		}
 	}
-	printCapabilities(stdout, cfg, caps)
+	printCapabilities(stdout, client.Config(), caps)
 	fmt.Fprintf(stdout, "timing:      an API call %v; the probes %v\n", apiTime.Round(time.Millisecond), probeTime.Round(time.Millisecond))
 	for _, p := range caps.Problems {
 		fmt.Fprintf(stdout, "problem:     %s\n", p)
@@ -96,7 +96,7 @@ func writeProbeFile(ctx context.Context, c *transport.Client) (string, error) {
 }
 
 // printCapabilities says what the service offers and what arkerfs does
-// with it, one line each.
+// with it, one line each. cfg is the client's, defaults filled in.
 func printCapabilities(w io.Writer, cfg transport.Config, caps *transport.Capabilities) {
 	switch caps.Lineage {
 	case wire.LineageA:
@@ -112,12 +112,6 @@ func printCapabilities(w io.Writer, cfg transport.Config, caps *transport.Capabi
 		fmt.Fprintln(w, "sync-stream: not offered: files go as 4 MiB chunk writes, trees as a chunked tar extracted by a run")
 	}
 	base, n := cfg.SessionBase, cfg.Sessions
-	if base <= 0 {
-		base = transport.DefaultSessionBase
-	}
-	if n <= 0 {
-		n = transport.DefaultSessions
-	}
 	if caps.Sessions {
 		fmt.Fprintf(w, "sessions:    arkerfs runs in its own sessions (session_idx %d–%d); the default session 0 is never used\n", base, base+n-1)
 	} else {
