@@ -52,7 +52,11 @@ func (h *fileHandle) revalidate(ctx context.Context) (string, error) {
 		}
 	}
 	if e.Attr.Type != helper.TypeRegular {
-		return "", syscall.EISDIR
+		// The name now holds another kind of file than the one the
+		// kernel looked up (a symlink or directory renamed over it):
+		// ESTALE makes the kernel look the name up again and open what
+		// it holds now, as for a file replaced by a rename (open).
+		return "", syscall.ESTALE
 	}
 	ver := version(e.Attr.Size, e.Attr.MtimeNs)
 	cached := e.Attr.Size == 0 || f.fsys.blocks.Contains(cache.BlockKey{File: f.fileID, Version: ver, Index: 0})
