@@ -107,36 +107,52 @@ func (f *FS) keepDeferredMkdirs() {
 }
 
 // completeDirs says which directories a subtree fetch listed completely,
-// as paths relative to its root ("" is the root). The helper emits entries
-// in depth-first pre-order, so when the fetch was cut short only the
-// directories on the path to the last entry are incomplete; directories at
-// the depth limit never are complete, their children were not listed.
+// as paths relative to its root ("" is the root). The helper emits the
+// entries level by level, and within a level grouped by directory in one
+// order (find's), the one the level above listed those directories in.
+// So when the fetch was cut in its last level L, every directory above
+// level L-1 is complete, and at level L-1 those before the parent of the
+// last entry kept; a fetch that was not cut completed every directory
+// above the depth limit. Directories of level L, or at the limit, never
+// are complete: their children were not listed.
 func completeDirs(entries []helper.Entry, depth int, truncated bool) map[string]bool {
-	complete := map[string]bool{"": true}
+	level := func(name string) int { return strings.Count(name, "/") + 1 }
+	complete := map[string]bool{}
+	if !truncated {
+		complete[""] = true
+		for _, e := range entries {
+			if e.Attr.Type == helper.TypeDir && level(e.Name) < depth {
+				complete[e.Name] = true
+			}
+		}
+		return complete
+	}
+	n := len(entries)
+	if n == 0 {
+		return complete
+	}
+	last := entries[n-1].Name
+	cut := level(last)
+	if cut > 1 {
+		complete[""] = true
+	}
+	parent := ""
+	if i := strings.LastIndexByte(last, '/'); i >= 0 {
+		parent = last[:i]
+	}
 	for _, e := range entries {
-		if e.Attr.Type == helper.TypeDir && strings.Count(e.Name, "/")+1 < depth {
+		if e.Attr.Type != helper.TypeDir {
+			continue
+		}
+		l := level(e.Name)
+		if l == cut-1 && e.Name == parent {
+			break // it and the directories of its level after it were cut
+		}
+		if l < cut {
 			complete[e.Name] = true
 		}
 	}
-	if truncated {
-		delete(complete, "")
-		if n := len(entries); n > 0 {
-			last := entries[n-1].Name
-			delete(complete, last)
-			for i := strings.IndexByte(last, '/'); i >= 0; i = nextSlash(last, i) {
-				delete(complete, last[:i])
-			}
-		}
-	}
 	return complete
-}
-
-func nextSlash(s string, i int) int {
-	j := strings.IndexByte(s[i+1:], '/')
-	if j < 0 {
-		return -1
-	}
-	return i + 1 + j
 }
 
 // getattr answers a getattr for a node without local state.

@@ -14,7 +14,10 @@ func entry(name string, t helper.FileType) helper.Entry {
 
 func TestCompleteDirs(t *testing.T) {
 	d, f := helper.TypeDir, helper.TypeRegular
-	es := []helper.Entry{entry("a", d), entry("a/x", f), entry("a/b", d), entry("a/b/deep", d), entry("c", f), entry("e", d), entry("e/1", f)}
+	// Level by level, as the helper emits a tree.
+	es := []helper.Entry{entry("a", d), entry("c", f), entry("e", d), entry("z", d),
+		entry("a/x", f), entry("a/b", d), entry("e/1", f), entry("e/2", f), entry("z/3", f),
+		entry("a/b/deep", d)}
 	cases := []struct {
 		name      string
 		depth     int
@@ -23,9 +26,11 @@ func TestCompleteDirs(t *testing.T) {
 		want      []string
 		not       []string
 	}{
-		{"whole tree within depth", 3, false, es, []string{"", "a", "a/b", "e"}, []string{"a/b/deep"}},
-		{"depth limit leaves the deepest dirs open", 2, false, es, []string{"", "a", "e"}, []string{"a/b"}},
-		{"cut short after a finished dir", 3, true, es[:6], []string{"a", "a/b"}, []string{"", "e"}},
+		{"whole tree within depth", 4, false, es, []string{"", "a", "a/b", "e", "z", "a/b/deep"}, nil},
+		{"depth limit leaves the deepest dirs open", 2, false, es[:9], []string{"", "a", "e", "z"}, []string{"a/b"}},
+		{"cut in level 2 after a finished dir", 4, true, es[:7], []string{"", "a"}, []string{"e", "z", "a/b"}},
+		{"cut in level 3", 4, true, es, []string{"", "a", "e", "z"}, []string{"a/b", "a/b/deep"}},
+		{"cut in level 1", 4, true, es[:2], nil, []string{"", "a"}},
 	}
 	for _, c := range cases {
 		got := completeDirs(c.entries, c.depth, c.truncated)
@@ -39,9 +44,6 @@ func TestCompleteDirs(t *testing.T) {
 				t.Errorf("%s: %q should not be complete; got %v", c.name, n, got)
 			}
 		}
-	}
-	if got := completeDirs(es[:4], 3, true); got[""] || got["a"] || got["a/b"] || got["a/b/deep"] {
-		t.Errorf("cut inside a/b/deep: %v, want nothing on its path complete", got)
 	}
 }
 

@@ -27,8 +27,12 @@ type Options struct {
 	// Default 30s. Data transfers are bounded by the transport's stall
 	// watchdog instead, so a large upload may take longer.
 	OpTimeout time.Duration
-	// PrefetchDepth and PrefetchLimit bound the subtree fetched in one
-	// round trip when a directory is first listed. Defaults 4 and 8192.
+	// PrefetchLimit bounds the subtree fetched in one round trip when a
+	// directory is first listed: that many entries, level by level, so
+	// the walk follows the tree's shape (a deep narrow tree is fetched as
+	// deep as a shallow wide one is wide). Default 8192. PrefetchDepth
+	// only bounds the levels (one find each on the VM) for pathological
+	// chains of directories. Default 64.
 	PrefetchDepth int
 	PrefetchLimit int
 	// ReadAhead tunes the parallel read-ahead of large files.
@@ -52,7 +56,7 @@ func (o Options) withDefaults() Options {
 	def(&o.NegativeTTL, 5*time.Second)
 	def(&o.OpTimeout, 30*time.Second)
 	if o.PrefetchDepth == 0 {
-		o.PrefetchDepth = 4
+		o.PrefetchDepth = 64
 	}
 	if o.PrefetchLimit == 0 {
 		o.PrefetchLimit = 8192

@@ -105,13 +105,27 @@ op_list() {
 	find "$1" -mindepth 1 -maxdepth 1 -printf "$_AL" 2>/dev/null
 }
 
-# op_tree DIR DEPTH LIMIT: entries below DIR in depth-first pre-order, at
-# most LIMIT+1 of them (4 fields each); one more than LIMIT means "cut".
+# op_tree DIR DEPTH LIMIT: entries below DIR level by level (breadth
+# first: all of depth 1, then all of depth 2, ...), down to DEPTH levels,
+# at most LIMIT+1 of them (4 fields each); one more than LIMIT means
+# "cut". Each level is one find at that depth, kept in a temporary file
+# to count it; the walk ends at an empty level, at DEPTH, or when LIMIT is
+# spent, so the tree's shape and not its depth decides what is fetched.
 op_tree() {
 	if ! _isdir "$1"; then _notdir "$1"; return; fi
 	if [ ! -r "$1" ] || [ ! -x "$1" ]; then _err EACCES "cannot read the directory"; return; fi
+	if ! _t=$(mktemp 2>/dev/null); then _err EIO "cannot make a temporary file"; return; fi
 	_out ok
-	find "$1" -mindepth 1 -maxdepth "$2" -printf "$_AT" 2>/dev/null | head -z -n "$((($3 + 1) * 4))"
+	_left=$(($3 + 1)) _l=1
+	while [ "$_left" -gt 0 ] && [ "$_l" -le "$2" ]; do
+		find "$1" -mindepth "$_l" -maxdepth "$_l" -printf "$_AT" 2>/dev/null | head -z -n "$((_left * 4))" >"$_t"
+		_c=$(tr -cd '\000' <"$_t" | wc -c)
+		cat "$_t"
+		_c=$((_c / 4))
+		[ "$_c" -gt 0 ] || break
+		_left=$((_left - _c)) _l=$((_l + 1))
+	done
+	rm -f -- "$_t"
 }
 
 op_mkdir() {

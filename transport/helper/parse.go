@@ -163,52 +163,73 @@ func (p *parser) result(op Op, r *Result) error {
 
 // entries reads a list's or a tree's attribute records.
 func (p *parser) entries(op Op, r *Result) error {
-	var seen map[string]bool // tree: directories listed so far
+	var tree *treeOrder // tree: the order of levels and directories
 	if op.Kind == OpTree {
-		seen = map[string]bool{}
+		tree = &treeOrder{dirs: map[string]bool{}}
 	}
+	n := 0 // records read, kept or not
 	for p.peek() == "a" {
 		e, err := p.attr()
 		if err != nil {
 			return err
 		}
-		if op.Kind == OpList {
+		n++
+		if tree == nil {
 			if !validName(e.Name) {
 				return fmt.Errorf("bad entry name %q", e.Name)
 			}
-		} else if err := checkTreeName(e.Name, op.Depth, seen); err != nil {
+			r.Entries = append(r.Entries, e)
+			continue
+		}
+		keep, err := tree.check(e, op.Depth)
+		if err != nil {
 			return err
 		}
-		if seen != nil && e.Attr.Type == TypeDir {
-			seen[e.Name] = true
+		if keep && n <= op.Limit {
+			r.Entries = append(r.Entries, e)
 		}
-		r.Entries = append(r.Entries, e)
 	}
-	if op.Kind == OpTree && len(r.Entries) > op.Limit {
-		if len(r.Entries) > op.Limit+1 {
-			return fmt.Errorf("tree answered %d entries, limit %d", len(r.Entries), op.Limit)
+	if tree != nil && n > op.Limit {
+		if n > op.Limit+1 {
+			return fmt.Errorf("tree answered %d entries, limit %d", n, op.Limit)
 		}
-		r.Entries, r.Truncated = r.Entries[:op.Limit:op.Limit], true
+		r.Truncated = true
 	}
 	return p.err
 }
 
-// checkTreeName accepts a relative path of at most depth valid components
-// whose parent directory was listed before it (depth-first pre-order).
-func checkTreeName(name string, depth int, seen map[string]bool) error {
-	parts := strings.Split(name, "/")
+// treeOrder checks a tree's entries against the order the script emits
+// them in: level by level, each entry after its parent directory.
+type treeOrder struct {
+	level int             // depth of the last entry
+	dirs  map[string]bool // directories listed so far
+}
+
+// check accepts a relative path of at most depth valid components, no
+// shallower than the entry before it. An entry whose parent directory
+// was not listed (made on the VM between two levels' finds) is valid but
+// not kept: keep is false.
+func (t *treeOrder) check(e Entry, depth int) (keep bool, err error) {
+	parts := strings.Split(e.Name, "/")
 	if len(parts) > depth {
-		return fmt.Errorf("tree entry %q deeper than %d", name, depth)
+		return false, fmt.Errorf("tree entry %q deeper than %d", e.Name, depth)
 	}
+	if len(parts) < t.level {
+		return false, fmt.Errorf("tree entry %q after a deeper one", e.Name)
+	}
+	t.level = len(parts)
 	for _, c := range parts {
 		if !validName(c) {
-			return fmt.Errorf("bad tree entry name %q", name)
+			return false, fmt.Errorf("bad tree entry name %q", e.Name)
 		}
 	}
-	if i := strings.LastIndexByte(name, '/'); i >= 0 && !seen[name[:i]] {
-		return fmt.Errorf("tree entry %q before its directory", name)
+	if i := strings.LastIndexByte(e.Name, '/'); i >= 0 && !t.dirs[e.Name[:i]] {
+		return false, nil
 	}
-	return nil
+	if e.Attr.Type == TypeDir {
+		t.dirs[e.Name] = true
+	}
+	return true, nil
 }
 
 // validName reports whether s can be one directory entry's name.

@@ -52,8 +52,14 @@ func render(ops []Op, res []Result) []byte {
 			for _, e := range r.Entries {
 				f("a", attrHead(e.Attr), e.Name, e.Target)
 			}
-			if r.Truncated {
-				f("a", attrHead(Attr{Type: TypeRegular}), "zz-cut", "")
+			if r.Truncated { // one more entry, as deep as the last
+				cut := "zz-cut"
+				if n := len(r.Entries); n > 0 {
+					if i := strings.LastIndexByte(r.Entries[n-1].Name, '/'); i >= 0 {
+						cut = r.Entries[n-1].Name[:i+1] + cut
+					}
+				}
+				f("a", attrHead(Attr{Type: TypeRegular}), cut, "")
 			}
 		}
 		f("end", fmt.Sprint(i))
@@ -99,7 +105,7 @@ func sampleResults() []Result {
 	return []Result{
 		{Attr: &file},
 		{Entries: []Entry{{Name: "x y", Attr: file}, {Name: "l", Attr: link, Target: "x y"}}},
-		{Entries: []Entry{{Name: "sub", Attr: dir}, {Name: "sub/f\n", Attr: file}, {Name: "g", Attr: file}}, Truncated: true},
+		{Entries: []Entry{{Name: "sub", Attr: dir}, {Name: "g", Attr: file}, {Name: "sub/f\n", Attr: file}}, Truncated: true},
 		{Err: &OpError{Errno: "ENOTEMPTY", Message: "rmdir: failed to remove '/e': Directory not empty"}},
 		{Statfs: &Statfs{Bsize: 4096, Blocks: 100, Bfree: 50, Bavail: 40, Files: 1000, Ffree: 900, NameLen: 255}},
 		{Attr: &link, Target: "/target"},
@@ -155,7 +161,7 @@ func TestParseRejectsChanges(t *testing.T) {
 		"name with slash":  {"x y\x00", "x/y\x00"},
 		"dot name":         {"x y\x00", "..\x00"},
 		"target on a file": {"x y\x00\x00a", "x y\x00t\x00a"},
-		"tree order":       {"sub\x00", "sub2\x00"},
+		"tree order":       {"sub/zz-cut", "zz-cut"},
 		"tree depth":       {"sub/f\n", "sub/f/g"},
 		"single name":      {"a\x00f 644 1 1000 1000 5 8 12 2049 1700000000.1234567890 -2.5000000000 0.0000000000\x00\x00\x00end", "a\x00f 644 1 1000 1000 5 8 12 2049 1700000000.1234567890 -2.5000000000 0.0000000000\x00n\x00\x00end"},
 		"trailing":         {"done\x0012\x00", "done\x0012\x00x\x00"},
@@ -248,5 +254,24 @@ func TestParseStatGroupRaces(t *testing.T) {
 	}
 	if res[1].Err == nil || res[1].Err.Errno != "ENOENT" {
 		t.Errorf("never seen: %+v", res[1])
+	}
+}
+
+// TestParseTreeOrphan: an entry whose directory the level above did not
+// list (made between two levels' finds) is dropped with what is below it,
+// and still counts towards the limit, so a cut is not missed.
+func TestParseTreeOrphan(t *testing.T) {
+	file := Attr{Type: TypeRegular, Perm: 0o644, Nlink: 1}
+	dir := file
+	dir.Type = TypeDir
+	ops := []Op{{Kind: OpTree, Path: "/d", Depth: 3, Limit: 3}}
+	sent := []Result{{Entries: []Entry{{Name: "a", Attr: dir}, {Name: "new/x", Attr: dir}, {Name: "a/f", Attr: file}}, Truncated: true}}
+	got, err := Parse(render(ops, sent), ops)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	want := []Entry{{Name: "a", Attr: dir}, {Name: "a/f", Attr: file}}
+	if !reflect.DeepEqual(got[0].Entries, want) || !got[0].Truncated {
+		t.Fatalf("got %+v truncated %v, want %+v truncated", got[0].Entries, got[0].Truncated, want)
 	}
 }

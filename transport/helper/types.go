@@ -63,7 +63,7 @@ type Kind string
 const (
 	OpStat     Kind = "stat"     // Path → Attr
 	OpList     Kind = "list"     // Path (a directory) → Entries, each with Attr
-	OpTree     Kind = "tree"     // Path, Depth, Limit → Entries (relative names, depth-first pre-order), Truncated
+	OpTree     Kind = "tree"     // Path, Depth, Limit → Entries (relative names, level by level), Truncated
 	OpMkdir    Kind = "mkdir"    // Path, Mode → Attr
 	OpCreate   Kind = "create"   // Path, Mode, Exclusive → Attr (empty file; EEXIST if Exclusive and it exists; an existing file is left as it is)
 	OpRmdir    Kind = "rmdir"    // Path
