@@ -2,21 +2,30 @@ package fs
 
 import (
 	"context"
+	"fmt"
 	"iter"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
+	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/arker-ai/arkerfs/transport"
 	"github.com/arker-ai/arkerfs/transport/helper"
 )
 
-// deferDelay is how long a deferred change may wait for another
-// operation to travel with before it is sent on its own.
+// deferDelay is how long the queue waits, after its latest change, for
+// another operation to travel with before it is sent on its own.
 const deferDelay = 50 * time.Millisecond
+
+// deferMaxDelay bounds how long a queued change waits for the queue to go
+// quiet: a steady stream of changes goes at this pace. A change replaced
+// by a newer one of the same path (coalesce) counts from the newer: until
+// the changes pause, only the last of them would matter on the VM.
+const deferMaxDelay = time.Second
 
 // deferred holds changes that were answered locally at once and go to the
 // VM with the next run: attribute changes (chmod, utimens) of cached
@@ -27,22 +36,48 @@ const deferDelay = 50 * time.Millisecond
 // each. Every later run carries them first, and waits for runs that
 // already carry earlier ones, so the VM applies them in order; an upload
 // of a file with a pending time change, or below a directory not yet
-// made on the VM, sends them before it. A deferred change that fails on
-// the VM is logged and its cached state dropped (settleDeferred).
+// made on the VM, sends them before it. Changes of one path fold into
+// one (coalesce.go), and at most Options.DeferLimit wait at a time
+// (deferRoom). A deferred change that fails on the VM is logged, its
+// cached state dropped, and the next fsync of its path reports it
+// (settleDeferred).
 type deferred struct {
-	mu    sync.Mutex // protects the fields below
-	ops   []transport.MetaOp
+	mu sync.Mutex // protects the fields below
+	// ops are the changes queued for the next run, coalesced; at[i] is
+	// when ops[i] last changed, zero for a change that arms no timer
+	// (deferLazy).
+	ops []transport.MetaOp
+	at  []time.Time
+	// timer sends ops once they have waited long enough (flushDelay); nil
+	// while none is armed.
 	timer *time.Timer
 	// sending are the batches taken from ops whose run has not answered
-	// yet, oldest first.
-	sending []*deferredBatch
+	// yet, oldest first; inflight counts their ops.
+	sending  []*deferredBatch
+	inflight int
+	// room is closed, and set to nil, whenever a batch of sending answers:
+	// changes waiting for room (deferRoom) look again. nil while nobody
+	// waits.
+	room chan struct{}
+	// waitLogged is set once a wait for room was logged, until the queue
+	// has room again.
+	waitLogged bool
 	// refused holds the VM's refusals of deferred mkdirs by path, for an
 	// fsync of the directory (or below it) to report whichever run sent
 	// them; a new mkdir of the path clears its entry. At most maxRefused.
 	refused map[string]error
+	// refusedAttr holds the VM's refusals of deferred chmods and utimens
+	// (or the failure of the run that carried them) by path, for the next
+	// fsync of the path to report, whichever run sent them; that fsync
+	// clears the entry. At most maxRefused.
+	refusedAttr map[string]error
+	// flush sends the queue when the timer fires: flushDeferred, or a
+	// test's stand-in. Set by New, never changed.
+	flush func()
 }
 
-// maxRefused bounds deferred.refused; past it the oldest knowledge goes.
+// maxRefused bounds deferred.refused and deferred.refusedAttr; past it the
+// oldest knowledge goes.
 const maxRefused = 1024
 
 // deferredBatch is deferred changes on their way to the VM in one run.
@@ -51,15 +86,111 @@ type deferredBatch struct {
 	done chan struct{} // closed once the run answered and its outcome is recorded
 }
 
-// deferOp queues op and arms the timer that sends it if nothing else does.
+// deferOp queues op and (re)arms the timer that sends the queue if
+// nothing else does. The caller has waited for room (deferRoom) before
+// answering the change locally; a change that must not fail (the times
+// an upload leaves to set) may skip that and pass the limit by one.
 func (f *FS) deferOp(op transport.MetaOp) {
 	d := &f.deferred
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.ops = append(d.ops, op)
+	t := time.Now()
+	d.queue(op, t)
+	delay := flushDelay(t, d.at)
 	if d.timer == nil {
-		d.timer = time.AfterFunc(deferDelay, func() { _ = f.flushDeferred(context.Background()) })
+		d.timer = time.AfterFunc(delay, d.flush)
+	} else {
+		d.timer.Reset(delay)
 	}
+}
+
+// queue adds op to d.ops, stamped with t (zero: a change that arms no
+// timer). d.mu must be held.
+func (d *deferred) queue(op transport.MetaOp, t time.Time) {
+	var i int
+	d.ops, i = coalesce(d.ops, op)
+	switch {
+	case i == len(d.at):
+		d.at = append(d.at, t)
+	case !t.IsZero():
+		d.at[i] = t // a newer change
+	}
+}
+
+// flushDelay is how long from now a queue whose changes were last changed
+// at the times at waits before it goes on its own: deferDelay after the
+// latest change, and no longer than deferMaxDelay after the oldest. Zero
+// times do not count.
+func flushDelay(now time.Time, at []time.Time) time.Duration {
+	var oldest, latest time.Time
+	for _, t := range at {
+		if t.IsZero() {
+			continue
+		}
+		if oldest.IsZero() || t.Before(oldest) {
+			oldest = t
+		}
+		if t.After(latest) {
+			latest = t
+		}
+	}
+	if latest.IsZero() {
+		return deferDelay
+	}
+	return max(0, min(latest.Add(deferDelay).Sub(now), oldest.Add(deferMaxDelay).Sub(now)))
+}
+
+// deferRoom waits until the queue has room for ops: fewer than
+// Options.DeferLimit changes queued or on their way, or queued changes
+// that every op of ops folds into. While it waits, the queue is sent at
+// once. It gives up when ctx ends or after the operation timeout. Callers
+// wait before answering a change locally and then queue it (deferOp,
+// deferLazy): callers let in at the same moment may pass the limit by a
+// change each.
+func (f *FS) deferRoom(ctx context.Context, ops ...transport.MetaOp) error {
+	d := &f.deferred
+	ctx, cancel := f.opContext(ctx)
+	defer cancel()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	fits := func() bool {
+		if len(d.ops)+d.inflight < f.opts.DeferLimit {
+			d.waitLogged = false
+			return true
+		}
+		for _, op := range ops {
+			if mergeIndex(d.ops, op) < 0 {
+				return false
+			}
+		}
+		return true
+	}
+	for !fits() {
+		if !d.waitLogged {
+			d.waitLogged = true
+			f.logf("%d deferred changes wait for the VM (the limit); new changes wait for room", len(d.ops)+d.inflight)
+		}
+		if len(d.ops) > 0 { // send them now
+			if d.timer == nil {
+				d.timer = time.AfterFunc(0, d.flush)
+			} else {
+				d.timer.Reset(0)
+			}
+		}
+		if d.room == nil {
+			d.room = make(chan struct{})
+		}
+		room := d.room
+		d.mu.Unlock()
+		select {
+		case <-room:
+			d.mu.Lock()
+		case <-ctx.Done():
+			d.mu.Lock()
+			return fmt.Errorf("waiting for room among %d deferred changes: %w", len(d.ops)+d.inflight, ctx.Err())
+		}
+	}
+	return nil
 }
 
 // deferLazy queues op without arming the timer: a change that makes no
@@ -71,7 +202,7 @@ func (f *FS) deferLazy(op transport.MetaOp) {
 	d := &f.deferred
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.ops = append(d.ops, op)
+	d.queue(op, time.Time{})
 }
 
 // allOps yields the deferred changes on their way and then those queued,
@@ -118,7 +249,7 @@ func (f *FS) takeDeferred() (ops []transport.MetaOp, earlier []*deferredBatch, s
 	d := &f.deferred
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	ops, d.ops = d.ops, nil
+	ops, d.ops, d.at = d.ops, nil, nil
 	if d.timer != nil {
 		d.timer.Stop()
 		d.timer = nil
@@ -129,10 +260,16 @@ func (f *FS) takeDeferred() (ops []transport.MetaOp, earlier []*deferredBatch, s
 	}
 	b := &deferredBatch{ops: ops, done: make(chan struct{})}
 	d.sending = append(d.sending, b)
+	d.inflight += len(ops)
 	return ops, earlier, func() {
 		d.mu.Lock()
 		if i := slices.Index(d.sending, b); i >= 0 {
 			d.sending = slices.Delete(d.sending, i, i+1)
+			d.inflight -= len(b.ops)
+		}
+		if d.room != nil {
+			close(d.room)
+			d.room = nil
 		}
 		d.mu.Unlock()
 		close(b.done)
@@ -185,17 +322,19 @@ func (f *FS) Flush(ctx context.Context) error { return f.flushDeferred(ctx) }
 
 // flushDeferred sends the queued changes now and waits for those already
 // on their way. The error is the run's; refusals of single changes are
-// logged (see settleDeferred).
+// logged and kept for fsync (see settleDeferred).
 func (f *FS) flushDeferred(ctx context.Context) error {
-	_, err := f.syncDeferred(ctx, "")
+	_, err := f.syncDeferred(ctx, "", true)
 	return err
 }
 
-// syncDeferred is flushDeferred that also returns what an fsync of dir
-// reports (dir "" asks for nothing): the VM's refusal of a deferred mkdir
-// of dir or of a directory above it, whichever run sent it, or of a
-// change of dir or of an entry in it that this call sent.
-func (f *FS) syncDeferred(ctx context.Context, dir string) (refused, err error) {
+// syncDeferred is flushDeferred that also returns what an fsync of p
+// reports (p "" asks for nothing): the VM's refusal of a deferred chmod or
+// utimens of p, whichever run sent it, since an fsync last reported one;
+// of a deferred mkdir of p (a directory) or of a directory above it,
+// whichever run sent it; or, for a directory, of a change of an entry in
+// it that this call sent.
+func (f *FS) syncDeferred(ctx context.Context, p string, dir bool) (refused, err error) {
 	ops, earlier, sent := f.takeDeferred()
 	defer sent()
 	if err := waitDeferred(ctx, ops, earlier); err != nil {
@@ -204,15 +343,64 @@ func (f *FS) syncDeferred(ctx context.Context, dir string) (refused, err error) 
 	if len(ops) > 0 {
 		res, err := f.runDeferred(ctx, ops)
 		if err != nil {
+			f.takeRefusedAttr(p) // reported now
 			return nil, err
 		}
 		for i, op := range ops {
-			if e := res[i].Err; e != nil && (op.Path == dir || parentOf(op.Path) == dir) {
-				return e, nil
+			if e := res[i].Err; e != nil && dir && (op.Path == p || parentOf(op.Path) == p) {
+				refused = e
+				break
 			}
 		}
 	}
-	return f.refusedAt(dir), nil // nil for dir ""
+	if e := f.takeRefusedAttr(p); refused == nil {
+		refused = e
+	}
+	if refused == nil && p != "" {
+		if !dir {
+			p = parentOf(p)
+		}
+		refused = f.refusedAt(p)
+	}
+	return refused, nil
+}
+
+// deferredAt reports whether a deferred change that an fsync of file p
+// waits for is queued or on its way: a change of p, or the making of a
+// directory above it.
+func (f *FS) deferredAt(p string) bool {
+	d := &f.deferred
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for op := range d.allOps() {
+		if op.Path == p || op.Kind == helper.OpMkdir && isBelow(p, op.Path) {
+			return true
+		}
+	}
+	return false
+}
+
+// noteRefusedAttr records that the VM refused a deferred chmod or utimens
+// of path, or that the run carrying it failed.
+func (f *FS) noteRefusedAttr(path string, err error) {
+	d := &f.deferred
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.refusedAttr == nil || len(d.refusedAttr) >= maxRefused {
+		d.refusedAttr = make(map[string]error)
+	}
+	d.refusedAttr[path] = err
+}
+
+// takeRefusedAttr returns and forgets the recorded refusal of a deferred
+// chmod or utimens of path, if any.
+func (f *FS) takeRefusedAttr(path string) error {
+	d := &f.deferred
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	err := d.refusedAttr[path]
+	delete(d.refusedAttr, path)
+	return err
 }
 
 // noteRefused records that the VM refused the deferred mkdir of path.
@@ -326,8 +514,9 @@ func parentStats(pending []transport.MetaOp) []transport.MetaOp {
 
 // settleDeferred records the VM's answers to deferred changes. A change
 // that failed (or whose run failed) leaves the cached state of its path
-// uncertain: it is dropped, and for a directory that could not be made
-// the kernel is told to forget the name, so the next look asks the VM.
+// uncertain: it is dropped, and the kernel is told to forget the
+// attributes (or, for a directory that could not be made, the name), so
+// the next look asks the VM; the failure waits for fsync of the path.
 // A directory that was made takes the VM's attributes (the latest any
 // change in this run reported).
 func (f *FS) settleDeferred(pending []transport.MetaOp, res []transport.MetaResult, err error) {
@@ -351,7 +540,9 @@ func (f *FS) settleDeferred(pending []transport.MetaOp, res []transport.MetaResu
 			f.meta.dropSubtree(p.Path)
 			f.forgetEntry(p.Path)
 		case e != nil:
+			f.noteRefusedAttr(p.Path, e)
 			f.meta.forget(p.Path)
+			f.forgetAttr(p.Path)
 			if err == nil {
 				f.logf("%s %q: %v", p.Kind, p.Path, e)
 			}
@@ -395,10 +586,25 @@ func (f *FS) queuedAt(dir string) bool {
 }
 
 // forgetEntry tells the kernel to drop its entry for path (if the mount
-// has a node there), so that the next access looks it up again. It runs
-// apart: the kernel may hold the directory's lock in the operation that
-// called us.
+// has a node there), so that the next access looks it up again.
 func (f *FS) forgetEntry(path string) {
+	f.atNode(path, func(dir *gofs.Inode, name string) { _ = dir.NotifyEntry(name) })
+}
+
+// forgetAttr tells the kernel to drop the attributes it caches for the
+// node at path, if the mount has one, so that the next stat asks us.
+func (f *FS) forgetAttr(path string) {
+	f.atNode(path, func(dir *gofs.Inode, name string) {
+		if ch := dir.GetChild(name); ch != nil {
+			_ = ch.NotifyContent(-1, 0) // attributes only, no page range
+		}
+	})
+}
+
+// atNode calls fn with the node of path's directory and path's name, if
+// the mount has nodes down to that directory. It runs apart: the kernel
+// may hold the directory's lock in the operation that called us.
+func (f *FS) atNode(path string, fn func(dir *gofs.Inode, name string)) {
 	rel, ok := strings.CutPrefix(path, f.opts.Root+"/")
 	if !ok || rel == "" {
 		return
@@ -411,56 +617,66 @@ func (f *FS) forgetEntry(path string) {
 				return
 			}
 		}
-		_ = dir.NotifyEntry(names[len(names)-1])
+		fn(dir, names[len(names)-1])
 	}()
 }
 
 // deferSetattr answers a mode or time change from the cached attributes
-// and queues it for the VM. It declines (false) when the attributes are
-// not cached or the change is anything else.
-func (n *node) deferSetattr(p string, in *fuse.SetAttrIn, out *fuse.AttrOut) bool {
+// and queues it for the VM, once the queue has room (deferRoom: a wait
+// that ends without room answers its error). It declines (false) when
+// the attributes are not cached or the change is anything else.
+func (n *node) deferSetattr(ctx context.Context, p string, in *fuse.SetAttrIn, out *fuse.AttrOut) (bool, syscall.Errno) {
 	if p == "" || in.Valid&^(fuse.FATTR_MODE|fuse.FATTR_ATIME|fuse.FATTR_MTIME|fuse.FATTR_ATIME_NOW|fuse.FATTR_MTIME_NOW|fuse.FATTR_CTIME|fuse.FATTR_LOCKOWNER) != 0 {
-		return false
+		return false, 0
+	}
+	if _, st := n.fsys.meta.lookup(p); st != exists {
+		return false, 0
+	}
+	var ops []transport.MetaOp
+	mode, setMode := in.GetMode()
+	if setMode {
+		ops = append(ops, transport.MetaOp{Kind: helper.OpChmod, Path: p, Mode: mode & 07777})
+	}
+	at, mt, setTime := setTimes(in)
+	if setTime {
+		ops = append(ops, transport.MetaOp{Kind: helper.OpUtimens, Path: p, Atime: at, Mtime: mt})
+	}
+	if err := n.fsys.deferRoom(ctx, ops...); err != nil {
+		return true, n.fsys.errno(err)
 	}
 	e, st := n.fsys.meta.lookup(p)
 	if st != exists {
-		return false
+		return false, 0 // dropped while waiting: ask the VM
 	}
 	t := now()
-	var ops []transport.MetaOp
-	var noop *transport.MetaOp // a chmod to the mode the file has
-	if mode, ok := in.GetMode(); ok {
-		op := transport.MetaOp{Kind: helper.OpChmod, Path: p, Mode: mode & 07777}
-		if e.Attr.Perm == op.Mode {
-			noop = &op
-		} else {
-			ops = append(ops, op)
-		}
-		e.Attr.Perm = op.Mode
+	noop := false // a chmod to the mode the file has
+	if setMode {
+		noop = e.Attr.Perm == mode&07777
+		e.Attr.Perm = mode & 07777
 	}
-	if at, mt, ok := setTimes(in); ok {
+	if setTime {
 		if at.Set {
 			e.Attr.AtimeNs = timeValue(at, t)
 		}
 		if mt.Set {
 			e.Attr.MtimeNs = timeValue(mt, t)
 		}
-		ops = append(ops, transport.MetaOp{Kind: helper.OpUtimens, Path: p, Atime: at, Mtime: mt})
 	}
 	e.Attr.CtimeNs = t
 	n.fsys.meta.noteAttr(p, e) // before the change can be sent and answered
-	if noop != nil {
-		n.fsys.deferLazy(*noop)
-	}
 	for _, op := range ops {
-		n.fsys.deferOp(op)
+		if op.Kind == helper.OpChmod && noop {
+			n.fsys.deferLazy(op)
+		} else {
+			n.fsys.deferOp(op)
+		}
 	}
 	a := e.Attr
 	n.last.Store(&a)
 	n.fsys.fillAttr(&e.Attr, &out.Attr)
 	out.Attr.Ino = n.StableAttr().Ino
 	out.SetTimeout(n.fsys.opts.AttrTTL)
-	return true
+	return true, 0
 }
 
 func timeValue(t helper.Time, now int64) int64 {

@@ -89,7 +89,7 @@ func (d *dirNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.Att
 // run (a mkdir, mode and time changes) and reports whether the VM took
 // those of this directory, its entries and the directories above it.
 func (d *dirNode) Fsync(ctx context.Context, fh gofs.FileHandle, flags uint32) syscall.Errno {
-	refused, err := d.fsys.syncDeferred(ctx, d.vmPath())
+	refused, err := d.fsys.syncDeferred(ctx, d.vmPath(), true)
 	if err == nil {
 		err = refused
 	}
@@ -120,8 +120,8 @@ func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 	}
 	p := d.childPath(name)
 	d.fsys.clearRefused(p)
-	if ch := d.mkdirLocal(ctx, name, p, mode&07777, out); ch != nil {
-		return ch, 0
+	if ch, errno := d.mkdirLocal(ctx, name, p, mode&07777, out); ch != nil || errno != 0 {
+		return ch, errno
 	}
 	r, err := d.fsys.metaOp(ctx, transport.MetaOp{Kind: helper.OpMkdir, Path: p, Mode: mode & 07777})
 	if err != nil {
@@ -139,11 +139,19 @@ func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 // within deferDelay (deferred.go). Until the kernel forgets the node it
 // keeps a number from the synthetic range, which VM inode numbers do not
 // reach; the cache takes the VM's attributes when the run answers. It
-// returns nil when the mkdir must go to the VM now.
-func (d *dirNode) mkdirLocal(ctx context.Context, name, p string, perm uint32, out *fuse.EntryOut) *gofs.Inode {
+// returns nil when the mkdir must go to the VM now, and an errno when no
+// room in the queue came within ctx (deferRoom).
+func (d *dirNode) mkdirLocal(ctx context.Context, name, p string, perm uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	dir := d.vmPath()
 	if dir == "" || d.GetChild(name) != nil || !d.fsys.meta.knownFree(dir, name) {
-		return nil
+		return nil, 0
+	}
+	op := transport.MetaOp{Kind: helper.OpMkdir, Path: p, Mode: perm}
+	if err := d.fsys.deferRoom(ctx, op); err != nil {
+		return nil, d.fsys.errno(err)
+	}
+	if d.GetChild(name) != nil || !d.fsys.meta.knownFree(dir, name) {
+		return nil, 0 // changed while waiting
 	}
 	t := now()
 	// The helper's mkdir sets exactly perm (no umask, no inherited
@@ -155,10 +163,10 @@ func (d *dirNode) mkdirLocal(ctx context.Context, name, p string, perm uint32, o
 	d.fsys.meta.storeListing(p, nil) // a new directory is empty
 	d.fsys.meta.dirChanged(dir)
 	d.fsys.meta.subdirs(dir, 1)
-	d.fsys.deferOp(transport.MetaOp{Kind: helper.OpMkdir, Path: p, Mode: perm})
+	d.fsys.deferOp(op)
 	ch := d.fsys.newChild(ctx, &d.Inode, name, &e)
 	d.fsys.fillEntry(&e, ch.StableAttr().Ino, out)
-	return ch
+	return ch, 0
 }
 
 // nameMax is the longest name a directory entry takes (NAME_MAX, and the

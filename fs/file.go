@@ -160,8 +160,25 @@ func (f *fileNode) Flush(ctx context.Context, fh gofs.FileHandle) syscall.Errno 
 	return f.fsys.errno(f.upload(ctx))
 }
 
+// Fsync uploads the staged copy, then sends the deferred changes of the
+// file still waiting (a chmod, the times an upload left to set) and
+// reports what the VM said of them, or of those an earlier run carried.
 func (f *fileNode) Fsync(ctx context.Context, fh gofs.FileHandle, flags uint32) syscall.Errno {
-	return f.fsys.errno(f.upload(ctx))
+	if err := f.upload(ctx); err != nil {
+		return f.fsys.errno(err)
+	}
+	p := f.vmPath()
+	if p == "" {
+		return 0
+	}
+	if !f.fsys.deferredAt(p) {
+		return f.fsys.errno(f.fsys.takeRefusedAttr(p))
+	}
+	refused, err := f.fsys.syncDeferred(ctx, p, false)
+	if err == nil {
+		err = refused
+	}
+	return f.fsys.errno(err)
 }
 
 func (f *fileNode) Release(ctx context.Context, fh gofs.FileHandle) syscall.Errno {
@@ -194,12 +211,23 @@ func (f *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 	// The file is being written: keep the changes locally. A new file's
 	// mode goes with its upload; an existing file's chmod travels with
 	// the next run (the upload keeps the mode either way); times are set
-	// after the upload, which would otherwise overwrite the mtime.
+	// after the upload, which would otherwise overwrite the mtime. A
+	// chmod waits for room in the queue first, without holding mu.
+	mode, setMode := in.GetMode()
+	chmod := transport.MetaOp{Kind: helper.OpChmod, Path: f.vmPath(), Mode: mode & 07777}
 	f.mu.Lock()
-	if mode, ok := in.GetMode(); ok {
+	local := f.local
+	f.mu.Unlock()
+	if setMode && !local {
+		if err := f.fsys.deferRoom(ctx, chmod); err != nil {
+			return f.fsys.errno(err)
+		}
+	}
+	f.mu.Lock()
+	if setMode {
 		f.attr.Perm = mode & 07777
 		if !f.local {
-			f.fsys.deferOp(transport.MetaOp{Kind: helper.OpChmod, Path: f.vmPath(), Mode: mode & 07777})
+			f.fsys.deferOp(chmod)
 		}
 	}
 	if at, mt, ok := setTimes(in); ok {

@@ -48,6 +48,7 @@ func New(client *transport.Client, blocks *cache.BlockCache, staging *cache.Stag
 		staging: staging,
 	}
 	f.root = &dirNode{node: node{fsys: f}}
+	f.deferred.flush = func() { _ = f.flushDeferred(context.Background()) }
 	return f
 }
 

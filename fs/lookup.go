@@ -194,8 +194,8 @@ func (n *node) setattr(ctx context.Context, in *fuse.SetAttrIn, out *fuse.AttrOu
 		return e
 	}
 	p := n.vmPath()
-	if n.deferSetattr(p, in, out) {
-		return 0
+	if ok, errno := n.deferSetattr(ctx, p, in, out); ok {
+		return errno
 	}
 	var ops []transport.MetaOp
 	if mode, ok := in.GetMode(); ok {

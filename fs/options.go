@@ -35,6 +35,11 @@ type Options struct {
 	// chains of directories. Default 64.
 	PrefetchDepth int
 	PrefetchLimit int
+	// DeferLimit bounds the changes answered locally before the VM
+	// confirms them (deferred chmods, utimens and mkdirs, queued or on
+	// their way; deferred.go): past it a new one waits until a run has
+	// taken some to the VM. Default 1024, a few runs' worth.
+	DeferLimit int
 	// ReadAhead tunes the parallel read-ahead of large files.
 	ReadAhead cache.ReadAheadOptions
 	// Logf receives debug and warning lines; nil discards them.
@@ -60,6 +65,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.PrefetchLimit == 0 {
 		o.PrefetchLimit = 8192
+	}
+	if o.DeferLimit == 0 {
+		o.DeferLimit = 1024
 	}
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}

@@ -192,6 +192,8 @@ func (f *fileNode) upload(ctx context.Context) error {
 	if times[0].Set || times[1].Set {
 		// Times set while writing go to the VM after the upload (which
 		// set the mtime), with the next run; the cache shows them now.
+		// They skip the wait for room (deferRoom): the upload is done,
+		// and they must not be lost.
 		f.fsys.deferOp(transport.MetaOp{Kind: helper.OpUtimens, Path: p, Atime: times[0], Mtime: times[1]})
 		t := now()
 		if times[0].Set {
