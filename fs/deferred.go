@@ -59,8 +59,8 @@ type deferred struct {
 	// changes waiting for room (deferRoom) look again. nil while nobody
 	// waits.
 	room chan struct{}
-	// waitLogged is set once a wait for room was logged, until the queue
-	// has room again.
+	// waitLogged is set once a wait for room was logged: the mount says
+	// it once, not at every change of a tar that fills the queue.
 	waitLogged bool
 	// refused holds the VM's refusals of deferred mkdirs by path, for an
 	// fsync of the directory (or below it) to report whichever run sent
@@ -149,13 +149,10 @@ func flushDelay(now time.Time, at []time.Time) time.Duration {
 // change each.
 func (f *FS) deferRoom(ctx context.Context, ops ...transport.MetaOp) error {
 	d := &f.deferred
-	ctx, cancel := f.opContext(ctx)
-	defer cancel()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	fits := func() bool {
 		if len(d.ops)+d.inflight < f.opts.DeferLimit {
-			d.waitLogged = false
 			return true
 		}
 		for _, op := range ops {
@@ -165,10 +162,15 @@ func (f *FS) deferRoom(ctx context.Context, ops ...transport.MetaOp) error {
 		}
 		return true
 	}
+	if fits() {
+		return nil
+	}
+	ctx, cancel := f.opContext(ctx)
+	defer cancel()
 	for !fits() {
 		if !d.waitLogged {
 			d.waitLogged = true
-			f.logf("%d deferred changes wait for the VM (the limit); new changes wait for room", len(d.ops)+d.inflight)
+			f.logf("%d deferred changes wait for the VM, the limit: new ones wait for room (said once)", len(d.ops)+d.inflight)
 		}
 		if len(d.ops) > 0 { // send them now
 			if d.timer == nil {

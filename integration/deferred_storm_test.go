@@ -2,7 +2,10 @@ package integration
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -106,5 +109,64 @@ func TestDeferredChmodRefusedReportedByFsync(t *testing.T) {
 			return errors.Is(err, os.ErrNotExist)
 		})
 		f.Close()
+	}
+}
+
+// With a small limit on deferred changes, chmods of many files wait for
+// room instead of growing the queue, and every mode reaches the VM.
+func TestDeferredChmodBounded(t *testing.T) {
+	var mu sync.Mutex
+	waits := 0
+	e := newEnv(t, withTTL(time.Hour), func(e *env) {
+		e.opts.DeferLimit = 8
+		e.opts.Logf = func(f string, a ...any) {
+			if strings.Contains(f, "wait for room") {
+				mu.Lock()
+				waits++
+				mu.Unlock()
+			}
+			t.Logf("arkerfs: "+f, a...)
+		}
+	})
+	const n = 200
+	for i := range n {
+		if err := os.WriteFile(e.vm(fmt.Sprintf("f%03d", i)), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := os.ReadDir(e.mnt); err != nil { // caches every file's attributes
+		t.Fatal(err)
+	}
+	runs := e.requests(emulator.EndpointRunsCreate)
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 4 {
+				if err := os.Chmod(e.path(fmt.Sprintf("f%03d", i)), 0o600); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	fsyncDir(t, e.mnt)
+	t.Logf("%d chmods of different files with a limit of 8: %v, %d runs", n, time.Since(start), e.requests(emulator.EndpointRunsCreate)-runs)
+	for i := range n {
+		if st, err := os.Stat(e.vm(fmt.Sprintf("f%03d", i))); err != nil || st.Mode().Perm() != 0o600 {
+			t.Fatalf("VM f%03d: %v %v, want mode 0600", i, st, err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if waits != 1 {
+		t.Errorf("the wait for room was logged %d times, want once", waits)
 	}
 }
