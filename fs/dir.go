@@ -408,6 +408,9 @@ func (d *dirNode) Link(ctx context.Context, target gofs.InodeEmbedder, name stri
 	}
 	t := target.EmbeddedInode()
 	if _, parent := t.Parent(); parent == nil {
+		if f, ok := target.(*fileNode); ok {
+			return d.linkTmpfile(ctx, f, name, out)
+		}
 		return nil, syscall.ENOENT
 	}
 	src := d.fsys.opts.Root + "/" + t.Path(nil)

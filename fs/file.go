@@ -32,6 +32,7 @@ type fileNode struct {
 	attr         helper.Attr       // attributes while staged != nil
 	openers      int               // open handles
 	unlinked     bool              // removed while open: serve handles, never upload
+	tmpfile      bool              // made by O_TMPFILE and given no name yet (unlinked too)
 	pendingTimes [2]helper.Time    // explicit times to set after the next upload
 	keptVersion  string            // content version the kernel page cache holds
 }
