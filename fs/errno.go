@@ -36,6 +36,9 @@ var codeErrnos = map[transport.Code]syscall.Errno{
 	transport.CodeUnsupportedOperation: syscall.ENOTSUP,
 	transport.CodeNotImplemented:       syscall.ENOTSUP,
 	transport.CodeTimeout:              syscall.ETIMEDOUT,
+	transport.CodeNoData:               syscall.ENODATA,
+	transport.CodeRange:                syscall.ERANGE,
+	transport.CodeArgTooBig:            syscall.E2BIG,
 }
 
 // errno converts an error from cache or transport into an errno: the only

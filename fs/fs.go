@@ -126,7 +126,8 @@ func (f *FS) metaOp(ctx context.Context, op transport.MetaOp) (transport.MetaRes
 // readOnly reports whether an operation of kind changes nothing.
 func readOnly(kind helper.Kind) bool {
 	switch kind {
-	case helper.OpStat, helper.OpList, helper.OpTree, helper.OpReadlink, helper.OpStatfs:
+	case helper.OpStat, helper.OpList, helper.OpTree, helper.OpReadlink, helper.OpStatfs,
+		helper.OpGetxattr, helper.OpListxattr:
 		return true
 	}
 	return false

@@ -60,6 +60,9 @@ const (
 	CodeReadOnly    Code = "read_only"     // EROFS
 	CodeTooBig      Code = "too_big"       // EFBIG
 	CodeIO          Code = "io"            // EIO and anything unnamed
+	CodeNoData      Code = "no_data"       // ENODATA: no such extended attribute
+	CodeRange       Code = "range"         // ERANGE: an xattr name too long, a buffer too small
+	CodeArgTooBig   Code = "arg_too_big"   // E2BIG: an xattr value too large
 )
 
 // errnoCodes maps the errno names the helper prints to codes.
@@ -83,6 +86,9 @@ var errnoCodes = map[string]Code{
 	"ESTALE":       CodeStale,
 	"ENOTSUP":      CodeUnsupportedOperation,
 	"EIO":          CodeIO,
+	"ENODATA":      CodeNoData,
+	"ERANGE":       CodeRange,
+	"E2BIG":        CodeArgTooBig,
 }
 
 // CodeForErrno returns the code for an errno name such as "ENOENT", and

@@ -28,6 +28,8 @@ type MetaResult struct {
 	Target    string
 	Statfs    *Statfs
 	Truncated bool
+	Value     []byte   // getxattr
+	Names     []string // listxattr
 	Err       error
 }
 
@@ -116,7 +118,8 @@ func (c *Client) metaRun(ctx context.Context, ops []MetaOp) ([]MetaResult, error
 			res[i].Err = opError(ops[i], p.Err)
 			continue
 		}
-		res[i] = MetaResult{Attr: p.Attr, Entries: p.Entries, Target: p.Target, Statfs: p.Statfs, Truncated: p.Truncated}
+		res[i] = MetaResult{Attr: p.Attr, Entries: p.Entries, Target: p.Target, Statfs: p.Statfs, Truncated: p.Truncated,
+			Value: p.Value, Names: p.Names}
 	}
 	return res, nil
 }

@@ -2,6 +2,7 @@ package helper
 
 import (
 	_ "embed"
+	"encoding/hex"
 	"fmt"
 	"path"
 	"strconv"
@@ -25,6 +26,15 @@ const (
 	// as base64) stays well inside a run's output window (10 MiB of
 	// stdout and stderr combined).
 	MaxTreeLimit = 40_000
+	// MaxXattrName is Linux's XATTR_NAME_MAX; longer names are ERANGE.
+	MaxXattrName = 255
+	// MaxXattrValue is the largest value setxattr sends: hex doubles it,
+	// and with a 4095-byte path all escaped (20 KiB) and the script the
+	// command stays under MaxCommandBytes. Linux allows 64 KiB
+	// (XATTR_SIZE_MAX); ext4 takes about one block (4 KiB) anyway.
+	MaxXattrValue = 12 << 10
+	// xattrSizeMax is Linux's XATTR_SIZE_MAX.
+	xattrSizeMax = 64 << 10
 )
 
 //go:embed helper.sh
@@ -78,6 +88,21 @@ func Validate(op Op) error {
 			return invalid("mode %#o has bits beyond 07777", op.Mode)
 		}
 		return nil
+	case OpGetxattr, OpRemovexattr:
+		return checkXattrName(op.Name)
+	case OpListxattr:
+		return nil
+	case OpSetxattr:
+		if err := checkXattrName(op.Name); err != nil {
+			return err
+		}
+		switch {
+		case len(op.Value) > MaxXattrValue:
+			return &OpError{Errno: "E2BIG", Message: fmt.Sprintf("xattr value of %d bytes, more than %d", len(op.Value), MaxXattrValue)}
+		case op.XattrFlags&^(XattrCreate|XattrReplace) != 0 || op.XattrFlags == XattrCreate|XattrReplace:
+			return invalid("bad setxattr flags %#x", op.XattrFlags)
+		}
+		return nil
 	case OpTree:
 		if op.Depth < 1 || op.Limit < 1 || op.Limit > MaxTreeLimit {
 			return invalid("tree needs depth >= 1 and 1 <= limit <= %d", MaxTreeLimit)
@@ -85,6 +110,17 @@ func Validate(op Op) error {
 		return nil
 	}
 	return invalid("unknown helper operation %q", op.Kind)
+}
+
+// checkXattrName accepts what setxattr(2) accepts: 1 to 255 bytes.
+func checkXattrName(name string) error {
+	switch {
+	case name == "" || len(name) > MaxXattrName:
+		return &OpError{Errno: "ERANGE", Message: fmt.Sprintf("xattr name of %d bytes", len(name))}
+	case strings.IndexByte(name, 0) >= 0:
+		return invalid("xattr name contains NUL")
+	}
+	return nil
 }
 
 func invalid(format string, a ...any) *OpError {
@@ -131,6 +167,10 @@ func args(op Op) []string {
 		return []string{op.Path, timeArg(op.Atime), timeArg(op.Mtime)}
 	case OpTree:
 		return []string{op.Path, strconv.Itoa(op.Depth), strconv.Itoa(op.Limit)}
+	case OpGetxattr, OpRemovexattr:
+		return []string{op.Path, hex.EncodeToString([]byte(op.Name))}
+	case OpSetxattr:
+		return []string{op.Path, hex.EncodeToString([]byte(op.Name)), strconv.Itoa(op.XattrFlags) + ":" + hex.EncodeToString([]byte(op.Value))}
 	}
 	return []string{op.Path}
 }

@@ -173,6 +173,7 @@ func TestErrnoClassification(t *testing.T) {
 		"EDQUOT": syscall.EDQUOT, "EBUSY": syscall.EBUSY, "EROFS": syscall.EROFS,
 		"ENOTSUP": syscall.ENOTSUP, "EIO": syscall.EIO, "EFBIG": syscall.EFBIG,
 		"EMLINK": syscall.EMLINK, "ETXTBSY": syscall.ETXTBSY, "ESTALE": syscall.ESTALE,
+		"ENODATA": syscall.ENODATA, "ERANGE": syscall.ERANGE, "E2BIG": syscall.E2BIG,
 	}
 	if len(nums) != len(errnos) {
 		t.Fatalf("test knows %d errnos, parser %d", len(nums), len(errnos))
@@ -204,7 +205,7 @@ func TestErrnoClassification(t *testing.T) {
 func TestScriptErrnosKnown(t *testing.T) {
 	found := map[string]bool{}
 	code := regexp.MustCompile(`(?m)(^|\s)#.*$`).ReplaceAllString(Script(), "")
-	for _, m := range regexp.MustCompile(`\bE[A-Z]{2,}\b`).FindAllString(code, -1) {
+	for _, m := range regexp.MustCompile(`\bE[A-Z0-9]{2,}\b`).FindAllString(code, -1) {
 		found[m] = true
 	}
 	for e := range found {

@@ -64,13 +64,13 @@ func FuzzParse(f *testing.F) {
 // checkShape says whether r has exactly the data op's kind promises.
 func checkShape(op Op, r Result) error {
 	if r.Err != nil {
-		if !errnos[r.Err.Errno] || r.Attr != nil || r.Entries != nil || r.Statfs != nil || r.Target != "" || r.Truncated {
+		if !errnos[r.Err.Errno] || r.Attr != nil || r.Entries != nil || r.Statfs != nil || r.Target != "" || r.Truncated || r.Value != nil || r.Names != nil {
 			return fmt.Errorf("bad failed result %+v", r)
 		}
 		return nil
 	}
 	switch op.Kind {
-	case OpRmdir, OpUnlink:
+	case OpRmdir, OpUnlink, OpSetxattr, OpRemovexattr, OpGetxattr, OpListxattr:
 		if r.Attr != nil || r.Entries != nil || r.Statfs != nil {
 			return errors.New("data on a result with none")
 		}

@@ -58,6 +58,9 @@ _errno() {
 	*': Too many links') _e=EMLINK ;;
 	*': Text file busy') _e=ETXTBSY ;;
 	*': Stale file handle') _e=ESTALE ;;
+	*': No data available') _e=ENODATA ;;
+	*': Numerical result out of range') _e=ERANGE ;;
+	*': Argument list too long') _e=E2BIG ;;
 	*) _e= ;;
 	esac
 }
@@ -289,6 +292,57 @@ op_statfs() {
 	if _m=$(stat -f -c '%S %b %f %a %c %d %l' -- "$1" 2>&1); then _out ok s "$_m"; else _fail "$1" "$_m" EIO; fi
 }
 
+# Extended attributes. One perl program does the four operations with the
+# l*xattr system calls (symlinks not followed, flags honoured), as
+# neither setfattr nor getfattr can pass XATTR_CREATE/XATTR_REPLACE or
+# report the errno. Its arguments: OP PATH NAMEHEX [FLAGS:VALUEHEX]; it
+# prints one whole record: "ok" [v VALUEHEX | l LISTHEX], or "err" ERRNO
+# MESSAGE. Without perl, or without its syscall.ph, xattrs are ENOTSUP.
+_PX='use strict; use Errno;
+sub en { my $n = "EIO"; for my $k (keys %!) { if ($!{$k}) { $n = $k; last } }
+  $n = "ENOTSUP" if $!{ENOTSUP}; return $n }
+sub out { print join("\0", @_), "\0"; exit 0 }
+if (!eval { require "syscall.ph"; 1 }) { out("err", "ENOTSUP", "perl has no syscall.ph") }
+my ($op, $p, $n, $fv) = @ARGV;
+$n = pack("H*", $n);
+my $r;
+if ($op eq "get") {
+  my $b = "\0" x 65536;
+  $r = syscall(&SYS_lgetxattr, $p, $n, $b, 65536);
+  out("ok", "v", unpack("H*", substr($b, 0, $r))) if $r >= 0;
+} elsif ($op eq "list") {
+  my $b = "\0" x 65536;
+  $r = syscall(&SYS_llistxattr, $p, $b, 65536);
+  out("ok", "l", unpack("H*", substr($b, 0, $r))) if $r >= 0;
+} elsif ($op eq "set") {
+  my ($f, $v) = split(/:/, $fv, 2);
+  $v = pack("H*", $v);
+  my $vl = length($v);
+  $v .= "\0";
+  $r = syscall(&SYS_lsetxattr, $p, $n, $v, $vl, $f + 0);
+  out("ok") if $r >= 0;
+} elsif ($op eq "remove") {
+  $r = syscall(&SYS_lremovexattr, $p, $n);
+  out("ok") if $r >= 0;
+}
+my $e = en();
+out("err", $e, "$!");'
+
+# _xattr OP PATH NAMEHEX [FLAGS:VALUEHEX]: run the perl program.
+_xattr() {
+	if ! command -v perl >/dev/null 2>&1; then _err ENOTSUP "extended attributes need perl on the VM"; return; fi
+	perl -e "$_PX" -- "$@" 2>/dev/null || _err EIO "perl failed"
+}
+
+# op_getxattr PATH NAMEHEX: "v" and the value in hex.
+op_getxattr() { _xattr get "$1" "$2"; }
+# op_setxattr PATH NAMEHEX FLAGS:VALUEHEX (FLAGS 0, 1 create, 2 replace).
+op_setxattr() { _xattr set "$1" "$2" "$3"; }
+# op_listxattr PATH: "l" and the NUL-separated names in hex.
+op_listxattr() { _xattr list "$1" 00; }
+# op_removexattr PATH NAMEHEX.
+op_removexattr() { _xattr remove "$1" "$2"; }
+
 # _stats FIRST COUNT WORD...: stat the COUNT paths in the first COUNT
 # words (ops FIRST...) with one find: an attribute record named by its
 # path for each file found, "-", then an op record for each path that is
@@ -332,9 +386,9 @@ arkerfs_main() {
 		shift
 		case $_k in
 		stats) _c=$((${1:-0} + 1)) ;;
-		stat | list | rmdir | unlink | readlink | statfs) _c=1 ;;
-		mkdir | chmod | truncate | symlink | link) _c=2 ;;
-		create | rename | tree | utimens | install) _c=3 ;;
+		stat | list | rmdir | unlink | readlink | statfs | listxattr) _c=1 ;;
+		mkdir | chmod | truncate | symlink | link | getxattr | removexattr) _c=2 ;;
+		create | rename | tree | utimens | install | setxattr) _c=3 ;;
 		*) _out fatal EINVAL "unknown operation"; return 0 ;;
 		esac
 		if [ $# -lt $_c ] || [ $_c -lt 1 ]; then _out fatal EINVAL "missing arguments"; return 0; fi

@@ -1,6 +1,7 @@
 package helper
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -26,6 +27,7 @@ var errnos = map[string]bool{
 	"EACCES": true, "EPERM": true, "EINVAL": true, "ENAMETOOLONG": true, "ELOOP": true,
 	"EXDEV": true, "ENOSPC": true, "EDQUOT": true, "EBUSY": true, "EROFS": true,
 	"ENOTSUP": true, "EIO": true, "EFBIG": true, "EMLINK": true, "ETXTBSY": true, "ESTALE": true,
+	"ENODATA": true, "ERANGE": true, "E2BIG": true,
 }
 
 // maxMessage bounds the message kept from an err record.
@@ -135,7 +137,27 @@ func (p *parser) result(op Op, r *Result) error {
 		return errors.New("want an ok or err record")
 	}
 	switch op.Kind {
-	case OpRmdir, OpUnlink:
+	case OpRmdir, OpUnlink, OpSetxattr, OpRemovexattr:
+		return p.err
+	case OpGetxattr:
+		if p.next() != "v" {
+			return errors.New("want a value record")
+		}
+		v, err := hex.DecodeString(p.next())
+		if err != nil || len(v) > xattrSizeMax {
+			return errors.New("bad xattr value")
+		}
+		r.Value = v
+		return p.err
+	case OpListxattr:
+		if p.next() != "l" {
+			return errors.New("want a name list record")
+		}
+		names, err := parseXattrList(p.next())
+		r.Names = names
+		if err != nil {
+			return err
+		}
 		return p.err
 	case OpStatfs:
 		if p.next() != "s" {
@@ -159,6 +181,27 @@ func (p *parser) result(op Op, r *Result) error {
 	}
 	r.Attr, r.Target = &e.Attr, e.Target
 	return nil
+}
+
+// parseXattrList decodes listxattr's buffer: names, each NUL-terminated.
+func parseXattrList(h string) ([]string, error) {
+	b, err := hex.DecodeString(h)
+	if err != nil || len(b) > xattrSizeMax {
+		return nil, errors.New("bad xattr name list")
+	}
+	if len(b) == 0 {
+		return nil, nil
+	}
+	if b[len(b)-1] != 0 {
+		return nil, errors.New("xattr name list not NUL-terminated")
+	}
+	names := strings.Split(string(b[:len(b)-1]), "\x00")
+	for _, n := range names {
+		if n == "" || len(n) > MaxXattrName {
+			return nil, fmt.Errorf("bad xattr name %q", n)
+		}
+	}
+	return names, nil
 }
 
 // entries reads a list's or a tree's attribute records.

@@ -77,6 +77,17 @@ const (
 	OpLink     Kind = "link"     // Path (existing) → Path2 (new) → Attr of Path2
 	OpStatfs   Kind = "statfs"   // Path → Statfs
 	OpInstall  Kind = "install"  // Path2 (a regular file) renamed over Path, Mode or KeepMode → Attr of Path
+
+	OpGetxattr    Kind = "getxattr"    // Path, Name → Value (ENODATA when missing)
+	OpSetxattr    Kind = "setxattr"    // Path, Name, Value, XattrFlags
+	OpListxattr   Kind = "listxattr"   // Path → Names
+	OpRemovexattr Kind = "removexattr" // Path, Name (ENODATA when missing)
+)
+
+// setxattr(2) flags.
+const (
+	XattrCreate  = 1 // fail with EEXIST if the attribute exists
+	XattrReplace = 2 // fail with ENODATA if it does not
 )
 
 // Time is one of utimens' times: left alone, set to now, or set to Ns.
@@ -103,6 +114,10 @@ type Op struct {
 	KeepMode  bool   // install: give Path2 Path's mode if Path is a regular file, else 0644, instead of Mode
 	Depth     int    // tree: levels below Path to list, 1 = Path's entries only
 	Limit     int    // tree: most entries to return (1..MaxTreeLimit)
+
+	Name       string // xattr ops: the attribute's full name ("user.x"), 1..MaxXattrName bytes, no NUL
+	Value      string // setxattr: any bytes (NUL too), at most MaxXattrValue
+	XattrFlags int    // setxattr: 0, XattrCreate or XattrReplace
 }
 
 // Result is the outcome of one Op. Err is nil on success; otherwise it
@@ -115,6 +130,8 @@ type Result struct {
 	Target    string
 	Statfs    *Statfs
 	Truncated bool
+	Value     []byte   // getxattr
+	Names     []string // listxattr, in the VM's order
 	Err       *OpError
 }
 
