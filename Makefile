@@ -6,7 +6,7 @@ VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 # Test binaries need these on the machine; `make deps` installs them.
 # autoreconf, automake, gcc, make and prove build and run pjdfstest.
-TOOLS    := rsync git vim curl tar sha256sum mount.fuse3 autoreconf automake gcc make prove
+TOOLS    := rsync git vim curl tar sha256sum mount.fuse3 autoreconf automake gcc make prove setfattr
 # Release binaries: static, one per platform we ship.
 DIST      := dist
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64

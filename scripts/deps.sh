@@ -17,6 +17,7 @@ for t in "${missing[@]}"; do
     autoreconf) pkgs+=(autoconf) ;;
     gcc) pkgs+=(gcc libc6-dev) ;;
     prove) pkgs+=(perl) ;;
+    setfattr | getfattr) pkgs+=(attr) ;;
     *) pkgs+=("$t") ;;
   esac
 done
