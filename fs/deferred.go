@@ -298,15 +298,18 @@ func waitDeferred(ctx context.Context, took []transport.MetaOp, earlier []*defer
 
 // mustPrecedeUpload reports whether a deferred change must reach the VM
 // before an upload of path: a time change of path (the upload would
-// otherwise set an mtime the change then overwrites), or the making of a
-// directory above path (the upload needs it). Changes already on their way
-// count too; flushDeferred waits for them.
+// otherwise set an mtime the change then overwrites), a mode change of
+// path (the upload gives the new file the mode the VM's file has when it
+// lands, and a chmod sent alongside could reach the file it replaces:
+// cp -a's fchmod before close was lost that way), or the making of a
+// directory above path (the upload needs it). Changes already on their
+// way count too; flushDeferred waits for them.
 func (f *FS) mustPrecedeUpload(path string) bool {
 	d := &f.deferred
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for op := range d.allOps() {
-		if op.Kind == helper.OpUtimens && op.Path == path || op.Kind == helper.OpMkdir && isBelow(path, op.Path) {
+		if (op.Kind == helper.OpUtimens || op.Kind == helper.OpChmod) && op.Path == path || op.Kind == helper.OpMkdir && isBelow(path, op.Path) {
 			return true
 		}
 	}
