@@ -254,13 +254,6 @@ func (d *dirNode) Create(ctx context.Context, name string, flags uint32, mode ui
 	return ch, fh, fuseFlags, errno
 }
 
-func (d *dirNode) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	if e := d.writable(name); e != 0 {
-		return nil, e
-	}
-	return nil, syscall.ENOTSUP
-}
-
 func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	if e := d.readOnly(); e != 0 {
 		return e

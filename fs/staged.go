@@ -166,7 +166,10 @@ func (f *fileNode) upload(ctx context.Context) error {
 	// interrupted, so that close reports what really happened.
 	ctx = context.WithoutCancel(ctx)
 	gen := st.Generation()
-	up := transport.Upload{Path: p, Size: st.Size(), Source: st}
+	// A rewrite keeps the file's user xattrs (GNU tar sets them on an
+	// empty file before writing it; editors save over files that have
+	// them), as a write in place on a local disk would.
+	up := transport.Upload{Path: p, Size: st.Size(), Source: st, KeepXattrs: !local}
 	if local {
 		up.Mode = &perm
 	}

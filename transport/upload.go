@@ -21,6 +21,9 @@ type Upload struct {
 	Size   int64
 	Mode   *uint32 // permission bits (07777 at most), or nil
 	Source io.ReaderAt
+	// KeepXattrs carries the user xattrs of the file replaced over to the
+	// new content (the upload puts a new file in its place).
+	KeepXattrs bool
 }
 
 // UploadResult is the outcome of one Upload; Err is nil on success. Size,
@@ -136,7 +139,7 @@ func utf8Dir(dir string) string {
 
 // installOp is the helper op that puts f in place.
 func installOp(f *upload) MetaOp {
-	op := MetaOp{Kind: helper.OpInstall, Path: f.Path, Path2: f.tmp, KeepMode: f.Mode == nil}
+	op := MetaOp{Kind: helper.OpInstall, Path: f.Path, Path2: f.tmp, KeepMode: f.Mode == nil, KeepXattrs: f.KeepXattrs}
 	if f.Mode != nil {
 		op.Mode = *f.Mode
 	}

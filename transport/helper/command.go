@@ -108,6 +108,8 @@ func Validate(op Op) error {
 			return invalid("tree needs depth >= 1 and 1 <= limit <= %d", MaxTreeLimit)
 		}
 		return nil
+	case OpMknod:
+		return checkMknod(op)
 	}
 	return invalid("unknown helper operation %q", op.Kind)
 }
@@ -119,6 +121,23 @@ func checkXattrName(name string) error {
 		return &OpError{Errno: "ERANGE", Message: fmt.Sprintf("xattr name of %d bytes", len(name))}
 	case strings.IndexByte(name, 0) >= 0:
 		return invalid("xattr name contains NUL")
+	}
+	return nil
+}
+
+// checkMknod accepts the special file types with a mode, and device
+// numbers that fit Linux's dev_t (12-bit major, 20-bit minor) for devices
+// only.
+func checkMknod(op Op) error {
+	switch {
+	case op.Mode&^07777 != 0:
+		return invalid("mode %#o has bits beyond 07777", op.Mode)
+	case op.Type != TypeFIFO && op.Type != TypeSocket && op.Type != TypeChar && op.Type != TypeBlock:
+		return invalid("mknod of file type %d", op.Type)
+	case op.Type != TypeChar && op.Type != TypeBlock && (op.Major != 0 || op.Minor != 0):
+		return invalid("device numbers for a file that is not a device")
+	case op.Major >= 1<<12 || op.Minor >= 1<<20:
+		return invalid("device numbers %d,%d out of range", op.Major, op.Minor)
 	}
 	return nil
 }
@@ -159,10 +178,14 @@ func args(op Op) []string {
 	case OpRename:
 		return []string{op.Path, op.Path2, bit(op.NoReplace)}
 	case OpInstall:
+		m := mode
 		if op.KeepMode {
-			return []string{op.Path, op.Path2, "-"}
+			m = "-"
 		}
-		return []string{op.Path, op.Path2, mode}
+		if op.KeepXattrs {
+			m = "x" + m
+		}
+		return []string{op.Path, op.Path2, m}
 	case OpUtimens:
 		return []string{op.Path, timeArg(op.Atime), timeArg(op.Mtime)}
 	case OpTree:
@@ -171,8 +194,20 @@ func args(op Op) []string {
 		return []string{op.Path, hex.EncodeToString([]byte(op.Name))}
 	case OpSetxattr:
 		return []string{op.Path, hex.EncodeToString([]byte(op.Name)), strconv.Itoa(op.XattrFlags) + ":" + hex.EncodeToString([]byte(op.Value))}
+	case OpMknod:
+		return []string{op.Path, typeLetter(op.Type), mode, fmt.Sprintf("%d,%d", op.Major, op.Minor)}
 	}
 	return []string{op.Path}
+}
+
+// typeLetter is t's letter as find's %y and mknod(1) name it.
+func typeLetter(t FileType) string {
+	for l, ft := range fileTypes {
+		if ft == t {
+			return l
+		}
+	}
+	return "?"
 }
 
 func bit(b bool) string {

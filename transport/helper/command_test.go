@@ -39,6 +39,14 @@ func TestValidate(t *testing.T) {
 		{Op{Kind: OpTree, Path: "/x", Depth: 0, Limit: 1}, "EINVAL"},
 		{Op{Kind: OpTree, Path: "/x", Depth: 1, Limit: MaxTreeLimit + 1}, "EINVAL"},
 		{Op{Kind: OpTree, Path: "/x", Depth: 1, Limit: MaxTreeLimit}, ""},
+		{Op{Kind: OpMknod, Path: "/x", Type: TypeFIFO, Mode: 0o7777}, ""},
+		{Op{Kind: OpMknod, Path: "/x", Type: TypeSocket, Mode: 0o10000}, "EINVAL"},
+		{Op{Kind: OpMknod, Path: "/x", Type: TypeRegular}, "EINVAL"},
+		{Op{Kind: OpMknod, Path: "/x"}, "EINVAL"},
+		{Op{Kind: OpMknod, Path: "/x", Type: TypeFIFO, Minor: 1}, "EINVAL"},
+		{Op{Kind: OpMknod, Path: "/x", Type: TypeChar, Major: 4095, Minor: 1<<20 - 1}, ""},
+		{Op{Kind: OpMknod, Path: "/x", Type: TypeBlock, Major: 4096}, "EINVAL"},
+		{Op{Kind: OpMknod, Path: "/x", Type: TypeBlock, Minor: 1 << 20}, "EINVAL"},
 	}
 	for _, c := range cases {
 		err := Validate(c.op)

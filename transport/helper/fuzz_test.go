@@ -31,6 +31,7 @@ var fuzzOpSets = [][]Op{
 	{{Kind: OpInstall, Path: "/a", Path2: "/.t", KeepMode: true}, {Kind: OpInstall, Path: "/b", Path2: "/.u", Mode: 0o600}},
 	{{Kind: OpStatfs, Path: "/"}, {Kind: OpReadlink, Path: "/l"}, {Kind: OpRename, Path: "/a", Path2: "/b"}},
 	{{Kind: OpStat, Path: "/a"}, {Kind: OpStat, Path: "/b"}, {Kind: OpStat, Path: "/c"}, {Kind: OpList, Path: "/"}},
+	{{Kind: OpMknod, Path: "/p", Type: TypeFIFO, Mode: 0o644}, {Kind: OpMknod, Path: "/c", Type: TypeChar, Major: 1, Minor: 3}},
 }
 
 // FuzzParse checks that Parse never panics and that what it accepts is
@@ -40,6 +41,8 @@ func FuzzParse(f *testing.F) {
 	f.Add(render(sampleOps, sampleResults()), uint8(0))
 	f.Add([]byte("arkerfs-meta\x001\x00op\x000\x00stat\x00err\x00ENOENT\x00\x00end\x000\x00done\x001\x00"), uint8(1))
 	f.Add([]byte("arkerfs-meta\x001\x00fatal\x00ENOTSUP\x00no find\x00"), uint8(2))
+	f.Add([]byte("arkerfs-meta\x001\x00op\x000\x00mknod\x00ok\x00a\x00p 644 1 0 0 0 0 5 2049 1.0 1.0 1.0\x00\x00\x00end\x000\x00"+
+		"op\x001\x00mknod\x00err\x00EPERM\x00mknod: c: Operation not permitted\x00end\x001\x00done\x002\x00"), uint8(7))
 	f.Fuzz(func(t *testing.T, out []byte, sel uint8) {
 		ops := fuzzOpSets[int(sel)%len(fuzzOpSets)]
 		res, err := Parse(out, ops)

@@ -254,7 +254,8 @@ op_link() {
 
 # op_install DST TMP MODE: put the regular file TMP in DST's place with
 # one rename(2) (atomic for readers of DST), after giving it MODE; MODE -
-# keeps DST's mode when DST is a regular file, else 0644. Missing parent
+# keeps DST's mode when DST is a regular file, else 0644; MODE prefixed
+# with x also gives TMP the user xattrs of DST. Missing parent
 # directories of DST are made (0755), as a sync write makes them. A DST
 # with several hard links is rewritten in place instead, so that every
 # link sees the new content. TMP is removed when the install fails.
@@ -266,7 +267,7 @@ op_install() {
 	if _isdir "$1"; then rm -f -- "$2"; _err EISDIR "is a directory"; return; fi
 	_d=${1%/*}
 	if [ -n "$_d" ] && [ ! -d "$_d" ]; then (umask 022 && mkdir -p -- "$_d") >/dev/null 2>&1; fi
-	_mo=$3
+	_mo=${3#x}
 	if [ "$_mo" = - ]; then
 		_mo=
 		if [ -f "$1" ] && [ ! -L "$1" ]; then _mo=$(find "$1" -maxdepth 0 -printf '%m' 2>/dev/null); fi
@@ -285,7 +286,47 @@ op_install() {
 		return
 	fi
 	if ! _m=$(chmod "$_mo" -- "$2" 2>&1); then rm -f -- "$2"; _fail "$2" "$_m" EPERM; return; fi
+	case $3 in x*) [ ! -f "$1" ] || ! command -v perl >/dev/null 2>&1 || perl -e "$_PX" -- copy "$1" - "$2" >/dev/null 2>&1 ;; esac
 	if _m=$(mv -f -T -- "$2" "$1" 2>&1); then _done "$1"; else rm -f -- "$2"; _fail "$1" "$_m" EIO; fi
+}
+
+# op_mknod PATH TYPE MODE MAJOR,MINOR: make a FIFO (p), a character (c)
+# or block (b) device, or a Unix-domain socket (s) with exactly MODE.
+# mknod -m takes permission bits only: set-ID and sticky bits follow by
+# chmod, as does a socket's mode.
+op_mknod() {
+	_mo=$3
+	case $_mo in 00???) ;; *) _mo=0 ;; esac
+	case $2 in
+	p) _m=$(mknod -m "$_mo" -- "$1" p 2>&1) ;;
+	c | b) _m=$(mknod -m "$_mo" -- "$1" "$2" "${4%,*}" "${4#*,}" 2>&1) ;;
+	s) _mo=0 && _m=$(_sock "$1" 2>&1) ;;
+	*) _m='mknod: Invalid argument' && false ;;
+	esac
+	_rc=$?
+	if [ $_rc = 3 ]; then _err ENOTSUP "making a socket needs perl on the VM"; return; fi
+	if [ $_rc != 0 ]; then _fail "$1" "$_m" EEXIST; return; fi
+	if [ "$_mo" != "$3" ] && ! _m=$(chmod "$3" -- "$1" 2>&1); then rm -f -- "$1"; _fail "$1" "$_m" EPERM; return; fi
+	_done "$1"
+}
+
+# _sock PATH: bind a Unix-domain socket at PATH and close it; status 3
+# without perl or its Socket module (no POSIX tool makes a socket). perl
+# binds in PATH's directory, and a name too long for sun_path is bound
+# under a short temporary name and hard-linked into place.
+_sock() {
+	command -v perl >/dev/null 2>&1 || return 3
+	perl -e '
+	eval { require Socket; 1 } or exit 3;
+	my ($d, $n) = @ARGV;
+	sub fail { my $m = "$!"; $m = "File exists" if $m eq "Address already in use"; die "mknod: $m\n" }
+	chdir $d or fail;
+	socket(my $s, Socket::PF_UNIX(), Socket::SOCK_STREAM(), 0) or fail;
+	my $b = length($n) < 108 ? $n : ".arkerfs-$$.sock";
+	bind($s, Socket::pack_sockaddr_un($b)) or fail;
+	exit 0 if $b eq $n;
+	my $ok = link($b, $n); my $e = $!; unlink $b; $! = $e; $ok or fail;
+	' "${1%/*}/" "${1##*/}"
 }
 
 op_statfs() {
@@ -324,6 +365,17 @@ if ($op eq "get") {
 } elsif ($op eq "remove") {
   $r = syscall(&SYS_lremovexattr, $p, $n);
   out("ok") if $r >= 0;
+} elsif ($op eq "copy") {
+  # copy SRC - DST: the user xattrs of SRC onto DST, best effort, silent.
+  my $b = "\0" x 65536;
+  $r = syscall(&SYS_llistxattr, $p, $b, 65536);
+  for my $k ($r > 0 ? split(/\0/, substr($b, 0, $r)) : ()) {
+    next unless $k =~ /^user\./;
+    my $v = "\0" x 65536;
+    my $l = syscall(&SYS_lgetxattr, $p, $k, $v, 65536);
+    syscall(&SYS_lsetxattr, $fv, $k, $v, $l, 0) if $l >= 0;
+  }
+  exit 0;
 }
 my $e = en();
 out("err", $e, "$!");'
@@ -389,6 +441,7 @@ arkerfs_main() {
 		stat | list | rmdir | unlink | readlink | statfs | listxattr) _c=1 ;;
 		mkdir | chmod | truncate | symlink | link | getxattr | removexattr) _c=2 ;;
 		create | rename | tree | utimens | install | setxattr) _c=3 ;;
+		mknod) _c=4 ;;
 		*) _out fatal EINVAL "unknown operation"; return 0 ;;
 		esac
 		if [ $# -lt $_c ] || [ $_c -lt 1 ]; then _out fatal EINVAL "missing arguments"; return 0; fi
@@ -400,14 +453,15 @@ arkerfs_main() {
 			_n=$((_n + _c))
 			continue
 		fi
-		_a2= _a3=
+		_a2= _a3= _a4=
 		_dec "$1" && _a1=$_v &&
 			{ [ $_c -lt 2 ] || { _dec "$2" && _a2=$_v; }; } &&
-			{ [ $_c -lt 3 ] || { _dec "$3" && _a3=$_v; }; } ||
+			{ [ $_c -lt 3 ] || { _dec "$3" && _a3=$_v; }; } &&
+			{ [ $_c -lt 4 ] || { _dec "$4" && _a4=$_v; }; } ||
 			{ _out fatal EINVAL "undecodable argument"; return 0; }
 		shift $_c
 		_out op $_n "$_k"
-		op_$_k "$_a1" "$_a2" "$_a3"
+		op_$_k "$_a1" "$_a2" "$_a3" "$_a4"
 		_out end $_n
 		_n=$((_n + 1))
 	done

@@ -179,6 +179,9 @@ func (p *parser) result(op Op, r *Result) error {
 	if op.Kind == OpReadlink && e.Attr.Type != TypeSymlink {
 		return errors.New("readlink answered a file that is not a symlink")
 	}
+	if op.Kind == OpMknod && e.Attr.Type != op.Type {
+		return errors.New("mknod answered a file of another type")
+	}
 	r.Attr, r.Target = &e.Attr, e.Target
 	return nil
 }

@@ -275,3 +275,17 @@ func TestParseTreeOrphan(t *testing.T) {
 		t.Fatalf("got %+v truncated %v, want %+v truncated", got[0].Entries, got[0].Truncated, want)
 	}
 }
+
+// TestParseMknodType rejects a mknod answered with another file's type.
+func TestParseMknodType(t *testing.T) {
+	ops := []Op{{Kind: OpMknod, Path: "/p", Type: TypeFIFO, Mode: 0o644}}
+	fifo := Attr{Type: TypeFIFO, Perm: 0o644, Nlink: 1}
+	if _, err := Parse(render(ops, []Result{{Attr: &fifo}}), ops); err != nil {
+		t.Fatalf("FIFO answer: %v", err)
+	}
+	file := fifo
+	file.Type = TypeRegular
+	if _, err := Parse(render(ops, []Result{{Attr: &file}}), ops); err == nil {
+		t.Error("a regular file accepted as mknod's FIFO")
+	}
+}

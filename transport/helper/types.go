@@ -77,6 +77,7 @@ const (
 	OpLink     Kind = "link"     // Path (existing) → Path2 (new) → Attr of Path2
 	OpStatfs   Kind = "statfs"   // Path → Statfs
 	OpInstall  Kind = "install"  // Path2 (a regular file) renamed over Path, Mode or KeepMode → Attr of Path
+	OpMknod    Kind = "mknod"    // Path, Type (FIFO, socket, char, block), Mode, Major, Minor → Attr
 
 	OpGetxattr    Kind = "getxattr"    // Path, Name → Value (ENODATA when missing)
 	OpSetxattr    Kind = "setxattr"    // Path, Name, Value, XattrFlags
@@ -105,19 +106,25 @@ type Op struct {
 	Path      string // the file operated on; for symlink the new link, for link the existing file
 	Path2     string // rename's destination; link's new name; install's uploaded file
 	Target    string // symlink's content: any bytes but NUL, non-empty
-	Mode      uint32 // mkdir, create, chmod: permission bits (07777 at most), umask not applied
+	Mode      uint32 // mkdir, create, chmod, mknod: permission bits (07777 at most), umask not applied
 	Size      int64  // truncate's new size
 	Atime     Time   // utimens
 	Mtime     Time   // utimens
 	NoReplace bool   // rename: fail with EEXIST if Path2 exists (RENAME_NOREPLACE)
 	Exclusive bool   // create: fail with EEXIST if Path exists (O_EXCL)
 	KeepMode  bool   // install: give Path2 Path's mode if Path is a regular file, else 0644, instead of Mode
-	Depth     int    // tree: levels below Path to list, 1 = Path's entries only
-	Limit     int    // tree: most entries to return (1..MaxTreeLimit)
+	// KeepXattrs (install) gives Path2 the user xattrs of Path, where the
+	// VM can copy them: a rewrite keeps what was set on the file before.
+	KeepXattrs bool
+	Depth      int // tree: levels below Path to list, 1 = Path's entries only
+	Limit      int // tree: most entries to return (1..MaxTreeLimit)
 
 	Name       string // xattr ops: the attribute's full name ("user.x"), 1..MaxXattrName bytes, no NUL
 	Value      string // setxattr: any bytes (NUL too), at most MaxXattrValue
 	XattrFlags int    // setxattr: 0, XattrCreate or XattrReplace
+
+	Type         FileType // mknod: TypeFIFO, TypeSocket, TypeChar or TypeBlock
+	Major, Minor uint32   // mknod of a device: its numbers (Linux's 12 and 20 bits)
 }
 
 // Result is the outcome of one Op. Err is nil on success; otherwise it
