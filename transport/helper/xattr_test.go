@@ -147,3 +147,42 @@ func TestXattrLimits(t *testing.T) {
 		t.Errorf("largest setxattr command is %d bytes, more than %d", n, MaxCommandBytes)
 	}
 }
+
+// TestInstallKeepsXattrs: an install with KeepXattrs gives the new file
+// the user xattrs of the file it replaces (names and values of any
+// bytes); without it the new file has none.
+func TestInstallKeepsXattrs(t *testing.T) {
+	eachShell(t, func(t *testing.T, sh shell) {
+		d := t.TempDir()
+		userXattrs(t, d)
+		j := func(n string) string { return filepath.Join(d, n) }
+		tree(t, d, map[string]string{"keep": "old", "drop": "old", ".t1": "new", ".t2": "new"})
+		odd := "user.\xff'$(x)\n"
+		for _, f := range []string{"keep", "drop"} {
+			for name, v := range map[string]string{"user.a": "1", odd: "\x00\xff"} {
+				if err := unix.Lsetxattr(j(f), name, []byte(v), 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		res := runOps(t, sh,
+			Op{Kind: OpInstall, Path: j("keep"), Path2: j(".t1"), KeepMode: true, KeepXattrs: true},
+			Op{Kind: OpInstall, Path: j("drop"), Path2: j(".t2"), KeepMode: true},
+		)
+		for i, r := range res {
+			if r.Err != nil {
+				t.Fatalf("install %d: %v", i, r.Err)
+			}
+		}
+		buf := make([]byte, 64)
+		if n, err := unix.Lgetxattr(j("keep"), odd, buf); err != nil || string(buf[:n]) != "\x00\xff" {
+			t.Errorf("kept %q = %q, %v", odd, buf[:max(n, 0)], err)
+		}
+		if n, err := unix.Lgetxattr(j("keep"), "user.a", buf); err != nil || string(buf[:n]) != "1" {
+			t.Errorf("kept user.a = %q, %v", buf[:max(n, 0)], err)
+		}
+		if n, err := unix.Llistxattr(j("drop"), buf); err != nil || n != 0 {
+			t.Errorf("an install without KeepXattrs left %q, %v", buf[:max(n, 0)], err)
+		}
+	})
+}
