@@ -42,7 +42,13 @@ func (d *dirNode) Mknod(ctx context.Context, name string, mode uint32, dev uint3
 		d.fsys.meta.forget(p)
 		return nil, d.fsys.errno(err)
 	}
-	return d.added(ctx, name, p, r, out)
+	ch, errno := d.added(ctx, name, p, r, out)
+	if errno == 0 && (op.Type == helper.TypeChar || op.Type == helper.TypeBlock) {
+		// The kernel takes a device's numbers when it makes the inode,
+		// from this answer; the VM's listings do not carry them.
+		out.Attr.Rdev = dev
+	}
+	return ch, errno
 }
 
 // devMajor and devMinor split a device number as the kernel passes it

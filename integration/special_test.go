@@ -45,6 +45,12 @@ func TestSpecialFiles(t *testing.T) {
 	}
 	umask := os.FileMode(unix.Umask(0))
 	unix.Umask(int(umask))
+	if devErr == nil {
+		var st unix.Stat_t
+		if err := unix.Lstat(e.path("null"), &st); err != nil || unix.Major(st.Rdev) != 1 || unix.Minor(st.Rdev) != 3 {
+			t.Errorf("device made through the mount: rdev %d,%d, %v; want 1,3", unix.Major(st.Rdev), unix.Minor(st.Rdev), err)
+		}
+	}
 	want := map[string]os.FileMode{"fifo": os.ModeNamedPipe | 0o640&^umask, "sock": os.ModeSocket, "reg": 0o600 &^ umask}
 	if devErr == nil {
 		want["null"] = os.ModeDevice | os.ModeCharDevice | 0o666&^umask
