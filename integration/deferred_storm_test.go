@@ -61,8 +61,11 @@ func TestDeferredChmodStormCoalesces(t *testing.T) {
 	}
 	t.Logf("%d chmods: %v; fsync done at %v; rm done at %v; %d runs for the chmods",
 		n, loop, synced, time.Since(start), chmodRuns)
-	if chmodRuns > 2 {
-		t.Errorf("%d runs for %d chmods of one file and an fsync; want at most 2", chmodRuns, n)
+	// One run when the loop never pauses for the send delay; a loaded
+	// machine may pause it a few times. Without coalescing it was
+	// thousands.
+	if chmodRuns > 8 {
+		t.Errorf("%d runs for %d chmods of one file and an fsync; want at most 8", chmodRuns, n)
 	}
 	if _, err := os.Stat(e.vm("storm")); !os.IsNotExist(err) {
 		t.Errorf("VM still has the file after rm: %v", err)
