@@ -391,10 +391,7 @@ func (f *FS) noteRefusedAttr(path string, err error) {
 	d := &f.deferred
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.refusedAttr == nil || len(d.refusedAttr) >= maxRefused {
-		d.refusedAttr = make(map[string]error)
-	}
-	d.refusedAttr[path] = err
+	putBounded(&d.refusedAttr, path, err)
 }
 
 // takeRefusedAttr returns and forgets the recorded refusal of a deferred
@@ -413,10 +410,16 @@ func (f *FS) noteRefused(path string, err error) {
 	d := &f.deferred
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.refused == nil || len(d.refused) >= maxRefused {
-		d.refused = make(map[string]error)
+	putBounded(&d.refused, path, err)
+}
+
+// putBounded records err for path in *m, starting *m afresh when it holds
+// maxRefused entries: past the bound the oldest knowledge goes.
+func putBounded(m *map[string]error, path string, err error) {
+	if *m == nil || len(*m) >= maxRefused {
+		*m = make(map[string]error)
 	}
-	d.refused[path] = err
+	(*m)[path] = err
 }
 
 // clearRefused forgets a refusal of path: it is being made again.

@@ -24,9 +24,8 @@ func (d *dirNode) Tmpfile(ctx context.Context, flags uint32, mode uint32, out *f
 	t := now()
 	a := helper.Attr{Type: helper.TypeRegular, Perm: mode & 07777, AtimeNs: t, MtimeNs: t, CtimeNs: t,
 		Ino: d.fsys.syntheticIno()}
-	f := &fileNode{node: node{fsys: d.fsys}, fileID: d.fsys.fileIDs.Add(1)}
-	f.last.Store(&a)
-	ch := d.NewInode(ctx, f, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: a.Ino, Gen: d.fsys.gens.gen(a.Ino)})
+	ch := d.fsys.newChild(ctx, &d.Inode, "", &helper.Entry{Attr: a}) // in no directory
+	f := ch.Operations().(*fileNode)
 	if err := f.startLocal("", a); err != nil {
 		return nil, nil, 0, d.fsys.errno(err)
 	}

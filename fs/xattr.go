@@ -99,15 +99,7 @@ func (n *node) Setxattr(ctx context.Context, name string, data []byte, flags uin
 	if !onVM(name) {
 		return syscall.EOPNOTSUPP
 	}
-	if e := n.readOnly(); e != 0 {
-		return e
-	}
-	if e := n.beforeXattrChange(ctx); e != 0 {
-		return e
-	}
-	_, err := n.fsys.metaOp(ctx, transport.MetaOp{Kind: helper.OpSetxattr, Path: n.vmPath(), Name: name,
-		Value: string(data), XattrFlags: int(flags)})
-	return n.fsys.errno(err)
+	return n.changeXattr(ctx, transport.MetaOp{Kind: helper.OpSetxattr, Name: name, Value: string(data), XattrFlags: int(flags)})
 }
 
 func (n *node) Removexattr(ctx context.Context, name string) syscall.Errno {
@@ -117,13 +109,20 @@ func (n *node) Removexattr(ctx context.Context, name string) syscall.Errno {
 	if !onVM(name) {
 		return syscall.ENODATA
 	}
+	return n.changeXattr(ctx, transport.MetaOp{Kind: helper.OpRemovexattr, Name: name})
+}
+
+// changeXattr sends a set or remove of a user xattr (op without its
+// path) for this node, after the file's pending writes.
+func (n *node) changeXattr(ctx context.Context, op transport.MetaOp) syscall.Errno {
 	if e := n.readOnly(); e != 0 {
 		return e
 	}
 	if e := n.beforeXattrChange(ctx); e != 0 {
 		return e
 	}
-	_, err := n.fsys.metaOp(ctx, transport.MetaOp{Kind: helper.OpRemovexattr, Path: n.vmPath(), Name: name})
+	op.Path = n.vmPath()
+	_, err := n.fsys.metaOp(ctx, op)
 	return n.fsys.errno(err)
 }
 

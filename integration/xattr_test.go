@@ -149,7 +149,7 @@ func TestCpArchiveDoc(t *testing.T) {
 	}
 	e := newEnv(t)
 	e.sh(fmt.Sprintf("cp -a %q doc", src))
-	syncDir(t, e.path(""))
+	fsyncDir(t, e.path(""))
 	checked := 0
 	filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
 		if err != nil {
@@ -173,26 +173,12 @@ func TestCpArchiveDoc(t *testing.T) {
 	t.Logf("checked %d entries", checked)
 }
 
-// syncDir fsyncs a directory of the mount: the barrier that sends the
-// mode and time changes still waiting for a run.
-func syncDir(t *testing.T, dir string) {
-	t.Helper()
-	f, err := os.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		t.Fatalf("fsync %s: %v", dir, err)
-	}
-}
-
 func TestRsyncXattrs(t *testing.T) {
 	needTool(t, "rsync")
 	src, attrs := userXattrTree(t)
 	e := newEnv(t)
 	e.sh(fmt.Sprintf("rsync -aX %q/ tree/", src))
-	syncDir(t, e.path(""))
+	fsyncDir(t, e.path(""))
 	checkVMXattrs(t, e.vm("tree"), attrs)
 }
 
