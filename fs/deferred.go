@@ -451,8 +451,11 @@ func (f *FS) refusedAt(dir string) error {
 // directory it caused.
 func (f *FS) runWith(ctx context.Context, pending []transport.MetaOp, op transport.MetaOp, refresh *transport.MetaOp) (transport.MetaResult, error) {
 	ops := []transport.MetaOp{op}
+	var since uint64
 	if refresh != nil {
 		ops = append(ops, *refresh)
+		since = f.meta.begin()
+		defer f.meta.end(since)
 	}
 	res, err := f.runDeferred(ctx, pending, ops...)
 	if err != nil {
@@ -460,7 +463,7 @@ func (f *FS) runWith(ctx context.Context, pending []transport.MetaOp, op transpo
 	}
 	if refresh != nil {
 		if r := res[len(res)-1]; r.Err == nil {
-			f.storeTree(refresh.Path, r, refresh.Depth)
+			f.storeTree(refresh.Path, r, refresh.Depth, since)
 		}
 	}
 	r := res[len(pending)]

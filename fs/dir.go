@@ -160,7 +160,7 @@ func (d *dirNode) mkdirLocal(ctx context.Context, name, p string, perm uint32, o
 	e := helper.Entry{Name: name, Attr: helper.Attr{Type: helper.TypeDir, Perm: perm, Nlink: 2, Size: 4096, Blocks: 8,
 		AtimeNs: t, MtimeNs: t, CtimeNs: t, Ino: d.fsys.syntheticIno()}}
 	d.fsys.meta.noteAttr(p, e)
-	d.fsys.meta.storeListing(p, nil) // a new directory is empty
+	d.fsys.meta.noteEmptyDir(p)
 	d.fsys.meta.dirChanged(dir)
 	d.fsys.meta.subdirs(dir, 1)
 	d.fsys.deferOp(op)
@@ -202,7 +202,7 @@ func (d *dirNode) added(ctx context.Context, name, p string, r transport.MetaRes
 	d.fsys.meta.noteAttr(p, e)
 	d.fsys.meta.dirChanged(d.vmPath())
 	if e.Attr.Type == helper.TypeDir {
-		d.fsys.meta.storeListing(p, nil) // a new directory is empty
+		d.fsys.meta.noteEmptyDir(p)
 	}
 	ch := d.fsys.newChild(ctx, &d.Inode, name, &e)
 	d.fsys.fillEntry(&e, ch.StableAttr().Ino, out)

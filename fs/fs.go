@@ -265,6 +265,8 @@ func (f *FS) newChild(ctx context.Context, dir *gofs.Inode, name string, e *help
 // rename over it). ino is the kernel node's inode number there, 0 when
 // the mount has no node. The file's inode number is freed on the VM
 // unless other hard links keep it; if they do, their link count drops.
+// When the mount knows neither the file nor its inode, every cached file
+// with several links may be one of them and is asked again.
 func (f *FS) removed(path string, ino uint64) {
 	e, st := f.meta.lookup(path)
 	switch {
@@ -275,6 +277,8 @@ func (f *FS) removed(path string, ino uint64) {
 		f.meta.setLinks(e.Attr.Ino, e.Attr.Nlink-1, path)
 	case ino != 0:
 		f.meta.forgetIno(ino) // the count is unknown: ask again
+	case st == unknown:
+		f.meta.forgetLinked() // which file it was is unknown too
 	}
 }
 

@@ -36,10 +36,12 @@ func errIfMissing(st lookupState) error {
 
 // statPath asks the VM for path's attributes and caches the answer.
 func (f *FS) statPath(ctx context.Context, path string) (helper.Entry, error) {
+	since := f.meta.begin()
+	defer f.meta.end(since)
 	r, err := f.metaOp(ctx, transport.MetaOp{Kind: helper.OpStat, Path: path})
 	if err != nil {
 		if transport.IsNotFound(err) {
-			f.meta.negs.Set(path, struct{}{})
+			f.meta.storeMissing(path, since)
 		}
 		return helper.Entry{}, err
 	}
@@ -48,7 +50,7 @@ func (f *FS) statPath(ctx context.Context, path string) (helper.Entry, error) {
 	}
 	_, name := splitPath(path)
 	e := helper.Entry{Name: name, Attr: *r.Attr, Target: r.Target}
-	f.meta.attrs.Set(path, e)
+	f.meta.storeStat(path, e, since)
 	return e, nil
 }
 
@@ -63,12 +65,15 @@ func (f *FS) listDir(ctx context.Context, dir string) ([]helper.Entry, error) {
 	if es, ok := f.meta.listing(dir); ok {
 		return es, nil
 	}
-	// The subtree fetch was cut before dir was complete: list it alone.
+	// The subtree fetch was cut before dir was complete, or a change of
+	// ours since it began left it out: list dir alone.
+	since := f.meta.begin()
+	defer f.meta.end(since)
 	r, err := f.metaOp(ctx, transport.MetaOp{Kind: helper.OpList, Path: dir})
 	if err != nil {
 		return nil, err
 	}
-	f.meta.storeListing(dir, r.Entries)
+	f.meta.storeListing(dir, r.Entries, since)
 	f.keepDeferredMkdirs()
 	return r.Entries, nil
 }
@@ -79,22 +84,25 @@ func (f *FS) listDir(ctx context.Context, dir string) ([]helper.Entry, error) {
 func (f *FS) fetchDir(ctx context.Context, dir string) error {
 	_, err, _ := f.lists.Do(dir, func() (any, error) {
 		depth, limit := f.opts.PrefetchDepth, f.opts.PrefetchLimit
+		since := f.meta.begin()
+		defer f.meta.end(since)
 		r, err := f.metaOp(ctx, transport.MetaOp{Kind: helper.OpTree, Path: dir, Depth: depth, Limit: limit})
 		if err != nil {
 			if transport.IsNotFound(err) {
-				f.meta.negs.Set(dir, struct{}{})
+				f.meta.storeMissing(dir, since)
 			}
 			return nil, err
 		}
-		f.storeTree(dir, r, depth)
+		f.storeTree(dir, r, depth, since)
 		return nil, nil
 	})
 	return err
 }
 
-// storeTree caches the answer r of a subtree fetch of dir to depth.
-func (f *FS) storeTree(dir string, r transport.MetaResult, depth int) {
-	f.meta.storeTree(dir, r.Entries, completeDirs(r.Entries, depth, r.Truncated))
+// storeTree caches the answer r of a subtree fetch of dir to depth, asked
+// at since.
+func (f *FS) storeTree(dir string, r transport.MetaResult, depth int, since uint64) {
+	f.meta.storeTree(dir, r.Entries, completeDirs(r.Entries, depth, r.Truncated), since)
 	f.keepDeferredMkdirs()
 }
 

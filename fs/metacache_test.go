@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -49,7 +50,7 @@ func TestCompleteDirs(t *testing.T) {
 
 func TestMetaCacheOwnChanges(t *testing.T) {
 	m := newMetaCache(Options{}.withDefaults(), nil)
-	m.storeListing("/home/user", []helper.Entry{entry("a", helper.TypeRegular)})
+	m.storeListing("/home/user", []helper.Entry{entry("a", helper.TypeRegular)}, 0)
 	if _, st := m.lookup("/home/user/b"); st != missing {
 		t.Fatalf("a name outside a complete listing should be missing, got %v", st)
 	}
@@ -64,7 +65,7 @@ func TestMetaCacheOwnChanges(t *testing.T) {
 	if es, _ := m.listing("/home/user"); len(es) != 1 || es[0].Name != "b" {
 		t.Fatalf("listing after remove: %v", es)
 	}
-	m.storeListing("/home/user/d", []helper.Entry{entry("x", helper.TypeRegular)})
+	m.storeListing("/home/user/d", []helper.Entry{entry("x", helper.TypeRegular)}, 0)
 	m.noteGone("/home/user/d")
 	if _, st := m.lookup("/home/user/d/x"); st == exists {
 		t.Fatal("entries below a removed directory must be forgotten")
@@ -93,7 +94,7 @@ func TestMetaCacheExpires(t *testing.T) {
 	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
 	o := Options{AttrTTL: 2 * time.Second, DirTTL: 3 * time.Second, NegativeTTL: time.Second}.withDefaults()
 	m := newMetaCache(o, clock.now)
-	m.storeListing("/r", []helper.Entry{entry("a", helper.TypeRegular)})
+	m.storeListing("/r", []helper.Entry{entry("a", helper.TypeRegular)}, 0)
 	m.noteGone("/r/gone")
 	steps := []struct {
 		advance     time.Duration
@@ -142,7 +143,7 @@ func TestKnownFreeAndSubdirs(t *testing.T) {
 	dir := entry("user", helper.TypeDir)
 	dir.Attr.Nlink = 2
 	m.noteAttr("/home/user", dir)
-	m.storeListing("/home/user", []helper.Entry{entry("a", helper.TypeRegular)})
+	m.storeListing("/home/user", []helper.Entry{entry("a", helper.TypeRegular)}, 0)
 	if m.knownFree("/home/user", "a") || !m.knownFree("/home/user", "x") {
 		t.Fatal("knownFree must follow the cached listing")
 	}
@@ -171,5 +172,93 @@ func TestIsBelow(t *testing.T) {
 		if got := isBelow(c.path, c.dir); got != c.want {
 			t.Errorf("isBelow(%q, %q) = %v", c.path, c.dir, got)
 		}
+	}
+}
+
+// An answer to a question asked before one of our own changes must not
+// overwrite what the change noted; what the change did not touch is
+// stored as usual.
+func TestMetaCacheStaleAnswers(t *testing.T) {
+	reg, dir := helper.TypeRegular, helper.TypeDir
+	m := newMetaCache(Options{}.withDefaults(), nil)
+
+	since := m.begin()
+	m.noteGone("/r/gone")
+	m.storeListing("/r", []helper.Entry{entry("gone", reg), entry("kept", reg)}, since)
+	m.end(since)
+	if _, st := m.lookup("/r/gone"); st != missing {
+		t.Errorf("an unlinked file came back from an older listing: %v", st)
+	}
+	if _, st := m.lookup("/r/kept"); st != exists {
+		t.Errorf("an untouched entry of the older listing was not stored: %v", st)
+	}
+	if _, ok := m.listing("/r"); ok {
+		t.Error("a listing whose names changed since it was asked was stored as complete")
+	}
+
+	// A rename of a directory makes everything fetched below it stale.
+	since = m.begin()
+	m.noteGone("/r/d")
+	m.storeTree("/r", []helper.Entry{entry("d", dir), entry("d/x", reg)}, map[string]bool{"d": true}, since)
+	m.end(since)
+	if _, st := m.lookup("/r/d/x"); st == exists {
+		t.Error("an entry below a renamed directory was stored from an older fetch")
+	}
+
+	// A stat asked before a link count changed keeps the new count.
+	link := helper.Entry{Name: "l", Attr: helper.Attr{Type: reg, Ino: 7, Nlink: 2}}
+	m.storeStat("/r/l", link, 0)
+	since = m.begin()
+	m.setLinks(7, 1, "/r/other")
+	m.storeStat("/r/l", link, since)
+	m.end(since)
+	if e, _ := m.lookup("/r/l"); e.Attr.Nlink != 1 {
+		t.Errorf("link count %d after an older stat, want 1", e.Attr.Nlink)
+	}
+
+	// A "not found" asked before a create does not hide the new file.
+	since = m.begin()
+	m.noteAttr("/r/new", entry("new", reg))
+	m.storeMissing("/r/new", since)
+	m.end(since)
+	if _, st := m.lookup("/r/new"); st != exists {
+		t.Errorf("a created file was hidden by an older not-found: %v", st)
+	}
+
+	// Questions asked after the change store everything.
+	since = m.begin()
+	m.storeListing("/r", []helper.Entry{entry("kept", reg), entry("new", reg)}, since)
+	m.end(since)
+	if _, ok := m.listing("/r"); !ok {
+		t.Error("a listing asked after the changes was not stored")
+	}
+}
+
+// The change log is empty while no question is out, and bounded while
+// one is: past the bound, older answers store nothing.
+func TestChangeLogBounded(t *testing.T) {
+	var l changeLog
+	l.touch("/a", nameChange)
+	if len(l.paths) != 0 {
+		t.Fatalf("a change with no question out was recorded: %v", l.paths)
+	}
+	since := l.begin()
+	for i := 0; i < maxChanges+10; i++ {
+		l.touch("/d/"+strconv.Itoa(i), nameChange)
+	}
+	if n := len(l.paths) + len(l.names); n > maxChanges {
+		t.Fatalf("the log holds %d records, more than %d", n, maxChanges)
+	}
+	if !l.stale("/elsewhere", since) {
+		t.Error("after an overflow an older answer should be stale everywhere")
+	}
+	later := l.begin()
+	if l.stale("/elsewhere", later) {
+		t.Error("a question asked after the overflow should store")
+	}
+	l.end(since)
+	l.end(later)
+	if l.paths != nil || len(l.inflight) != 0 {
+		t.Errorf("the log kept records with no question out: %d paths, %d in flight", len(l.paths), len(l.inflight))
 	}
 }
