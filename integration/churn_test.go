@@ -95,7 +95,7 @@ func TestChangesWhileListing(t *testing.T) {
 	defer func() { close(stop); wg.Wait() }()
 
 	f, g, l := filepath.Join(dir, "f"), filepath.Join(dir, "g"), filepath.Join(dir, "l")
-	for i := range 300 {
+	for i := range 80 {
 		if err := os.WriteFile(f, []byte("x"), 0o644); err != nil {
 			t.Fatalf("round %d: create: %v", i, err)
 		}

@@ -1,0 +1,209 @@
+// Package proto is the wire format of the arkerfs agent's protocol
+// (docs/AGENT.md): the JSON bodies the client sends and the agent answers,
+// and their conversion from and to the metadata helper's types, so both
+// ends speak of operations exactly as package helper defines them. File
+// names, symlink targets and xattr names and values are any bytes, so they
+// travel as base64 ([]byte fields), never as JSON strings.
+package proto
+
+import (
+	"github.com/arker-ai/arkerfs/transport/helper"
+)
+
+// Version is the protocol's version, in Hello and in the path of every
+// request (/v1/...). A change to any body below makes a new version.
+const Version = 1
+
+// Paths of the agent's endpoints.
+const (
+	PathHello = "/v1/hello" // GET → Hello
+	PathOps   = "/v1/ops"   // POST Request → Response
+)
+
+// Headers every request carries: the mount's id and its secret, as the
+// mount's file in the agent's state directory holds them.
+const (
+	HeaderMount  = "Arkerfs-Mount"
+	HeaderSecret = "Arkerfs-Secret"
+)
+
+// MaxOps bounds the operations of one request; MaxBody its size in bytes.
+const (
+	MaxOps  = 1024
+	MaxBody = 4 << 20
+)
+
+// Hello is what GET /v1/hello answers: who serves.
+type Hello struct {
+	Version  string `json:"version"`  // the agent binary's version (arkerfs version)
+	Protocol int    `json:"protocol"` // Version
+	Root     []byte `json:"root"`     // the mount's root, as its file names it
+}
+
+// State is the agent's state file (agent.json in its state directory),
+// written once it listens, and the line it prints on standard output.
+type State struct {
+	Version  string `json:"version"`
+	Protocol int    `json:"protocol"`
+	Port     int    `json:"port"`
+	PID      int    `json:"pid"`
+}
+
+// MountFile is a mount's file in the agent's state directory
+// (mounts/ID, mode 0600), written by the client through the sync API.
+type MountFile struct {
+	Secret string `json:"secret"` // compared in constant time with HeaderSecret
+	Root   []byte `json:"root"`   // absolute, clean: every path of the mount's operations lies in it
+}
+
+// Request is the body of POST /v1/ops: operations run in order.
+type Request struct {
+	Ops []Op `json:"ops"`
+}
+
+// Response answers a Request: one result per op, in order.
+type Response struct {
+	Results []Result `json:"results"`
+}
+
+// Op is helper.Op on the wire.
+type Op struct {
+	Kind       string `json:"kind"`
+	Path       []byte `json:"path,omitempty"`
+	Path2      []byte `json:"path2,omitempty"`
+	Target     []byte `json:"target,omitempty"`
+	Mode       uint32 `json:"mode,omitempty"`
+	Size       int64  `json:"size,omitempty"`
+	Atime      *Time  `json:"atime,omitempty"`
+	Mtime      *Time  `json:"mtime,omitempty"`
+	NoReplace  bool   `json:"no_replace,omitempty"`
+	Exclusive  bool   `json:"exclusive,omitempty"`
+	KeepMode   bool   `json:"keep_mode,omitempty"`
+	KeepXattrs bool   `json:"keep_xattrs,omitempty"`
+	Depth      int    `json:"depth,omitempty"`
+	Limit      int    `json:"limit,omitempty"`
+	Name       []byte `json:"name,omitempty"`
+	Value      []byte `json:"value,omitempty"`
+	XattrFlags int    `json:"xattr_flags,omitempty"`
+	Type       uint8  `json:"type,omitempty"`
+	Major      uint32 `json:"major,omitempty"`
+	Minor      uint32 `json:"minor,omitempty"`
+}
+
+// Time is helper.Time on the wire.
+type Time struct {
+	Now bool  `json:"now,omitempty"`
+	Ns  int64 `json:"ns,omitempty"`
+}
+
+// Result is helper.Result on the wire. Errno is empty on success.
+type Result struct {
+	Attr      *helper.Attr   `json:"attr,omitempty"`
+	Entries   []Entry        `json:"entries,omitempty"`
+	Target    []byte         `json:"target,omitempty"`
+	Statfs    *helper.Statfs `json:"statfs,omitempty"`
+	Truncated bool           `json:"truncated,omitempty"`
+	Value     []byte         `json:"value,omitempty"`
+	Names     [][]byte       `json:"names,omitempty"`
+	Errno     string         `json:"errno,omitempty"`
+	Message   string         `json:"message,omitempty"`
+}
+
+// Entry is helper.Entry on the wire.
+type Entry struct {
+	Name   []byte      `json:"name"`
+	Attr   helper.Attr `json:"attr"`
+	Target []byte      `json:"target,omitempty"`
+}
+
+// FromOp converts an operation for the wire.
+func FromOp(o helper.Op) Op {
+	w := Op{
+		Kind: string(o.Kind), Path: bytesOf(o.Path), Path2: bytesOf(o.Path2), Target: bytesOf(o.Target),
+		Mode: o.Mode, Size: o.Size, NoReplace: o.NoReplace, Exclusive: o.Exclusive,
+		KeepMode: o.KeepMode, KeepXattrs: o.KeepXattrs, Depth: o.Depth, Limit: o.Limit,
+		Name: bytesOf(o.Name), Value: bytesOf(o.Value), XattrFlags: o.XattrFlags,
+		Type: uint8(o.Type), Major: o.Major, Minor: o.Minor,
+	}
+	w.Atime, w.Mtime = fromTime(o.Atime), fromTime(o.Mtime)
+	return w
+}
+
+// ToOp converts an operation from the wire.
+func (w Op) ToOp() helper.Op {
+	return helper.Op{
+		Kind: helper.Kind(w.Kind), Path: string(w.Path), Path2: string(w.Path2), Target: string(w.Target),
+		Mode: w.Mode, Size: w.Size, Atime: toTime(w.Atime), Mtime: toTime(w.Mtime),
+		NoReplace: w.NoReplace, Exclusive: w.Exclusive, KeepMode: w.KeepMode, KeepXattrs: w.KeepXattrs,
+		Depth: w.Depth, Limit: w.Limit, Name: string(w.Name), Value: string(w.Value), XattrFlags: w.XattrFlags,
+		Type: helper.FileType(w.Type), Major: w.Major, Minor: w.Minor,
+	}
+}
+
+// FromResult converts a result for the wire.
+func FromResult(r helper.Result) Result {
+	w := Result{Attr: r.Attr, Target: bytesOf(r.Target), Statfs: r.Statfs, Truncated: r.Truncated, Value: r.Value}
+	if r.Entries != nil {
+		w.Entries = make([]Entry, len(r.Entries))
+		for i, e := range r.Entries {
+			w.Entries[i] = Entry{Name: []byte(e.Name), Attr: e.Attr, Target: bytesOf(e.Target)}
+		}
+	}
+	for _, n := range r.Names {
+		w.Names = append(w.Names, []byte(n))
+	}
+	if r.Err != nil {
+		w.Errno, w.Message = r.Err.Errno, r.Err.Message
+	}
+	return w
+}
+
+// ToResult converts a result from the wire.
+func (w Result) ToResult() helper.Result {
+	r := helper.Result{Attr: w.Attr, Target: string(w.Target), Statfs: w.Statfs, Truncated: w.Truncated, Value: w.Value}
+	if w.Entries != nil {
+		r.Entries = make([]helper.Entry, len(w.Entries))
+		for i, e := range w.Entries {
+			r.Entries[i] = helper.Entry{Name: string(e.Name), Attr: e.Attr, Target: string(e.Target)}
+		}
+	}
+	for _, n := range w.Names {
+		r.Names = append(r.Names, string(n))
+	}
+	if w.Errno != "" {
+		r.Err = &helper.OpError{Errno: w.Errno, Message: w.Message}
+	}
+	return r
+}
+
+func bytesOf(s string) []byte {
+	if s == "" {
+		return nil
+	}
+	return []byte(s)
+}
+
+func fromTime(t helper.Time) *Time {
+	if !t.Set {
+		return nil
+	}
+	return &Time{Now: t.Now, Ns: t.Ns}
+}
+
+func toTime(t *Time) helper.Time {
+	if t == nil {
+		return helper.Time{}
+	}
+	return helper.Time{Set: true, Now: t.Now, Ns: t.Ns}
+}
+
+// ReadOnly reports whether protocol 1 serves operations of kind: the ones
+// that change nothing. The client sends the others through runs.
+func ReadOnly(kind helper.Kind) bool {
+	switch kind {
+	case helper.OpStat, helper.OpList, helper.OpTree, helper.OpReadlink, helper.OpStatfs,
+		helper.OpGetxattr, helper.OpListxattr:
+		return true
+	}
+	return false
+}
