@@ -22,10 +22,15 @@ const (
 	adminLatency   = "latency"
 )
 
-// top sends /_emulator/… to the emulator's own endpoints and everything
-// else to the API handler.
+// top sends a request to one of the VM's inbound hostnames to the VM
+// (whatever its path), /_emulator/… to the emulator's own endpoints and
+// everything else to the API handler.
 func (s *Server) top(api http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if port, kind := classifyHost(r.Host, s.opts.VMID, s.opts.VMName); kind != hostAPI {
+			s.serveIngress(w, r, port, kind)
+			return
+		}
 		rest, ok := strings.CutPrefix(r.URL.EscapedPath(), emulatorPrefix)
 		switch {
 		case !ok:

@@ -13,8 +13,10 @@
 // manifests, runs that execute real commands in sessions (queueing, the
 // interrupt rule, 202 and polling, idempotency keys) with every mapping
 // bind-mounted at its VM path (Linux: a private mount namespace), forked
-// by a spawner process in programs that call ServeSpawnerIfAsked. Knobs add
-// latency and inject faults, and counters report what was asked.
+// by a spawner process in programs that call ServeSpawnerIfAsked. Requests
+// to the VM's inbound hostnames are reverse-proxied to its ports on
+// loopback (ingress.go). Knobs add latency, inject faults and deny
+// ingress, and counters report what was asked.
 //
 // It imports only package wire, never the client (package transport), so
 // that the client is tested against an independent implementation of the
@@ -29,6 +31,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -102,6 +105,10 @@ type Options struct {
 	// with a validator of requests and answers. The emulator's own
 	// endpoints (/_emulator/…) are not wrapped.
 	Wrap func(http.Handler) http.Handler
+	// DenyIngress makes every request to the VM's inbound hostnames
+	// answer 403 forbidden, as an inbound deny policy would; see
+	// SetDenyIngress.
+	DenyIngress bool
 	// Logf receives a line per request and errors; nil = quiet.
 	Logf func(format string, args ...any)
 }
@@ -120,6 +127,10 @@ type Server struct {
 	handler  http.Handler
 	created  time.Time
 	manifMax int // manifest entry cap (wire.ManifestMaxEntries; lowered by tests)
+
+	denyIngress atomic.Bool            // Options.DenyIngress, changed by SetDenyIngress
+	ingress     *httputil.ReverseProxy // to the guest ports (ingress.go)
+	ingressTr   *http.Transport        // ingress's transport
 
 	mu  sync.Mutex // protects the fields below
 	srv *http.Server
@@ -196,6 +207,8 @@ func New(opts Options) (*Server, error) {
 	s.ledger = newLedger(s.now)
 	s.runs = newRunStore(maps, opts.RunLatency)
 	s.latency.Store(int64(opts.Latency))
+	s.denyIngress.Store(opts.DenyIngress)
+	s.ingress, s.ingressTr = s.newIngressProxy()
 	api := http.Handler(http.HandlerFunc(s.serveAPI))
 	if opts.Wrap != nil {
 		api = opts.Wrap(api)
@@ -259,7 +272,8 @@ func (s *Server) URL() string {
 	return s.url
 }
 
-// Close stops listening and cuts every connection. Runs are killed and end
+// Close stops listening and cuts every connection (proxied inbound ones
+// included). Runs are killed and end
 // failed; unfinished uploads, written results and run records survive, as
 // on a VM whose API went away for a while; Start may be called again. The
 // private /tmp the server made is removed.
@@ -272,6 +286,7 @@ func (s *Server) Close() error {
 	if srv != nil {
 		err = srv.Close()
 	}
+	s.ingressTr.CloseIdleConnections()
 	s.runs.killAll()
 	s.runs.stopSandbox()
 	s.ledger.tidy()

@@ -25,7 +25,7 @@ const (
 )
 
 // getVM answers GET /v1/vms/{id}: state running while a run is pending or
-// running, with the sessions.
+// running, with the sessions, the placement and the inbound hostname.
 func (s *Server) getVM(c *call) {
 	sessions := s.runs.sessionList()
 	state := wire.VMIdle
@@ -37,6 +37,9 @@ func (s *Server) getVM(c *call) {
 	c.reply(http.StatusOK, wire.VM{
 		VMID:       s.opts.VMID,
 		Name:       s.opts.VMName,
+		Hostname:   s.hostname(),
+		Region:     VMRegion,
+		Provider:   VMProvider,
 		OwnerOrgID: s.opts.OrgID,
 		CreatedAt:  rfc3339(s.created),
 		Public:     false,

@@ -22,12 +22,13 @@ const (
 	EndpointRunsCancel   = "runs.cancel"   // DELETE …/runs/{run_id}
 	EndpointSessions     = "sessions"      // every …/sessions operation
 	EndpointPresignedGet = "presigned.get" // GET of a presigned URL
+	EndpointIngress      = "ingress"       // any request to the VM's inbound hostnames
 )
 
 // endpoints lists every endpoint name.
 var endpoints = []string{EndpointHealth, EndpointWhoami, EndpointVM, EndpointSyncRead, EndpointSyncWrite,
 	EndpointSyncManifest, EndpointSyncStream, EndpointRunsCreate, EndpointRunsGet, EndpointRunsCancel,
-	EndpointSessions, EndpointPresignedGet}
+	EndpointSessions, EndpointPresignedGet, EndpointIngress}
 
 // Stats counts what the server was asked since it started or since the
 // last ResetStats. Admin endpoints and requests that match no operation

@@ -37,9 +37,17 @@ func (w *respWriter) Header() http.Header {
 	return w.ResponseWriter.Header()
 }
 
-// WriteHeader starts the answer, after the one-way latency.
+// WriteHeader starts the answer, after the one-way latency. An
+// informational (1xx) header other than 101 is sent as is and starts
+// nothing.
 func (w *respWriter) WriteHeader(status int) {
 	if w.started {
+		return
+	}
+	if status >= 100 && status < 200 && status != http.StatusSwitchingProtocols {
+		if !w.discard {
+			w.ResponseWriter.WriteHeader(status)
+		}
 		return
 	}
 	w.started = true

@@ -32,16 +32,17 @@ Flags:
 
 // serveFlags are the flags of arkerfs serve.
 type serveFlags struct {
-	home       string
-	listen     string
-	vm         string
-	latency    time.Duration
-	runLatency time.Duration
-	api        string
-	maps       mapFlag
-	noRange    bool
-	seed       bool
-	verbose    bool
+	home        string
+	listen      string
+	vm          string
+	latency     time.Duration
+	runLatency  time.Duration
+	api         string
+	maps        mapFlag
+	noRange     bool
+	denyIngress bool
+	seed        bool
+	verbose     bool
 }
 
 func (f *serveFlags) register(fl *flag.FlagSet) {
@@ -53,6 +54,7 @@ func (f *serveFlags) register(fl *flag.FlagSet) {
 	fl.StringVar(&f.api, "api", string(wire.LineageA), "API lineage served: a (typed errors, no /sync-stream) or b (flat errors, /sync-stream)")
 	fl.Var(&f.maps, "map", "VMPATH=DIR: also serve host directory DIR at VMPATH (repeatable; /tmp=DIR replaces the private /tmp)")
 	fl.BoolVar(&f.noRange, "no-range", false, "presigned GETs ignore Range and answer the whole file")
+	fl.BoolVar(&f.denyIngress, "deny-ingress", false, "answer every request to the VM's inbound hostnames 403, as an inbound deny policy would")
 	fl.BoolVar(&f.seed, "seed", false, "write a few sample files into an empty home")
 	fl.BoolVar(&f.verbose, "v", false, "log every request to stderr")
 }
@@ -132,7 +134,7 @@ func serve(ctx context.Context, args []string, envKey string, stdout, stderr io.
 		key, generated = newLocalKey(), true
 	}
 	opts := emulator.Options{Home: home, VMID: f.vm, Token: key, Latency: f.latency, RunLatency: f.runLatency,
-		Lineage: wire.Lineage(f.api), Mounts: f.maps, NoRange: f.noRange}
+		Lineage: wire.Lineage(f.api), Mounts: f.maps, NoRange: f.noRange, DenyIngress: f.denyIngress}
 	if f.verbose {
 		opts.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
 	}
