@@ -44,6 +44,7 @@ type Client struct {
 	http     *http.Client
 	retry    retrier
 	sessions *sessionPool
+	fast     fastPath // a MetaServer that answers some metadata without runs
 
 	// What the client learnt of the server; each only ever moves one way.
 	noStream  atomic.Bool  // POST /sync-stream answered 404: the route is absent

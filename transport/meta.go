@@ -45,7 +45,9 @@ const metaOpName = "metadata helper"
 // retried without running twice; a run is sent only after the previous
 // one answered, so the ops take effect in order.
 // An op that fails validation is answered without being sent (EINVAL,
-// ENAMETOOLONG). The error is for the runs themselves: a run that fails,
+// ENAMETOOLONG). A batch of operations that the MetaServer in use serves
+// all of goes to it instead (UseMetaServer); if it fails, the client gives
+// it up and sends the batch as runs. The error is for the runs themselves: a run that fails,
 // exits non-zero or answers unparsable output (CodeProtocol, with a
 // stderr excerpt) returns that error, and the results of every op not
 // completed by an earlier run carry it as their Err.
@@ -68,6 +70,22 @@ func (c *Client) meta(ctx context.Context, ops []MetaOp) (res []MetaResult, cut 
 		send = append(send, op)
 		idx = append(idx, i)
 	}
+	if s := c.serverFor(send); s != nil {
+		got, err := s.Meta(ctx, send)
+		if err == nil && len(got) == len(send) {
+			for k, r := range got {
+				res[idx[k]] = r
+			}
+			return res, nil, nil
+		}
+		if err == nil {
+			err = &Error{Code: CodeProtocol, Op: s.Describe(), Message: "answered the wrong number of results"}
+		}
+		if ctx.Err() != nil {
+			return c.cutAll(res, idx, ctxFailure(ctx, metaOpName, ""))
+		}
+		c.dropServer(s, err)
+	}
 	done := 0
 	for _, batch := range helper.Split(send, helper.MaxCommandBytes) {
 		got, err := c.metaRun(ctx, batch)
@@ -84,6 +102,15 @@ func (c *Client) meta(ctx context.Context, ops []MetaOp) (res []MetaResult, cut 
 		done += len(batch)
 	}
 	return res, nil, nil
+}
+
+// cutAll gives every op at idx the error err, as a failed run does.
+func (c *Client) cutAll(res []MetaResult, idx []int, err error) ([]MetaResult, []bool, error) {
+	cut := make([]bool, len(res))
+	for _, i := range idx {
+		res[i], cut[i] = MetaResult{Err: err}, true
+	}
+	return res, cut, err
 }
 
 // metaRun runs one batch whose command fits in one run.
@@ -114,14 +141,19 @@ func (c *Client) metaRun(ctx context.Context, ops []MetaOp) ([]MetaResult, error
 	}
 	res := make([]MetaResult, len(ops))
 	for i, p := range parsed {
-		if p.Err != nil {
-			res[i].Err = opError(ops[i], p.Err)
-			continue
-		}
-		res[i] = MetaResult{Attr: p.Attr, Entries: p.Entries, Target: p.Target, Statfs: p.Statfs, Truncated: p.Truncated,
-			Value: p.Value, Names: p.Names}
+		res[i] = ResultOf(ops[i], p)
 	}
 	return res, nil
+}
+
+// ResultOf is the MetaResult of op for the helper's answer p, however it
+// was obtained (a run, or a MetaServer that speaks the helper's results).
+func ResultOf(op MetaOp, p helper.Result) MetaResult {
+	if p.Err != nil {
+		return MetaResult{Err: opError(op, p.Err)}
+	}
+	return MetaResult{Attr: p.Attr, Entries: p.Entries, Target: p.Target, Statfs: p.Statfs, Truncated: p.Truncated,
+		Value: p.Value, Names: p.Names}
 }
 
 // runTimeout is the run's time limit on the VM: metaRunTimeout, or less
