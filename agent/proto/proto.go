@@ -16,8 +16,9 @@ const Version = 1
 
 // Paths of the agent's endpoints.
 const (
-	PathHello = "/v1/hello" // GET → Hello
-	PathOps   = "/v1/ops"   // POST Request → Response
+	PathHello  = "/v1/hello"  // GET → Hello
+	PathOps    = "/v1/ops"    // POST Request → Response
+	PathEvents = "/v1/events" // GET ?after=SEQ&wait=SECONDS → Events
 )
 
 // Headers every request carries: the mount's id and its secret, as the
@@ -115,6 +116,29 @@ type Entry struct {
 	Attr   helper.Attr `json:"attr"`
 	Target []byte      `json:"target,omitempty"`
 }
+
+// Events answers GET /v1/events: the change feed of the mount's root.
+//
+// Every change the agent sees below the root (a file created, written,
+// removed, renamed, its attributes changed) gets the next sequence
+// number. A request with after=SEQ answers the changes numbered above
+// SEQ, waiting up to wait seconds (at most MaxWait) for one when there is
+// none yet; without after it answers at once with the current number
+// and no paths: where a client starts. Seq is the number of the newest
+// change answered (or the current one). Overflow means changes after SEQ
+// were lost (the agent keeps the latest MaxEvents, and its watches may
+// not cover the whole tree): the client must revalidate everything.
+type Events struct {
+	Seq      uint64   `json:"seq"`
+	Paths    [][]byte `json:"paths,omitempty"` // absolute VM paths that changed, each once
+	Overflow bool     `json:"overflow,omitempty"`
+}
+
+// Bounds of the change feed.
+const (
+	MaxWait   = 60   // seconds a request for events may wait
+	MaxEvents = 4096 // changes the agent remembers
+)
 
 // FromOp converts an operation for the wire.
 func FromOp(o helper.Op) Op {

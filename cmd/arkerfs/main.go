@@ -8,6 +8,7 @@
 //	arkerfs serve --home DIR [--listen ADDR] [--vm ID]
 //	arkerfs status [flags] VM
 //	arkerfs doctor [flags] VM
+//	arkerfs agent [--state DIR] [--listen ADDR] [--idle DURATION]   (on the VM)
 package main
 
 import (
@@ -24,6 +25,7 @@ const usage = `usage:
   arkerfs serve [flags]                 run a local Arker-compatible emulator
   arkerfs status [flags] VM             check the key and the VM
   arkerfs doctor [flags] VM             tell what the service offers and what arkerfs will use
+  arkerfs agent [flags]                 serve metadata on the VM itself (a mount starts it)
   arkerfs version                       print the version
 Run 'arkerfs COMMAND -h' for a command's flags.
 `
@@ -56,6 +58,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runStatus(rest, stdout, stderr)
 	case "doctor":
 		return runDoctor(rest, stdout, stderr)
+	case "agent":
+		return runAgent(rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "arkerfs", buildVersion())
 		return 0

@@ -1,0 +1,134 @@
+package agent
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/arker-ai/arkerfs/agent/proto"
+	"github.com/arker-ai/arkerfs/transport/helper"
+)
+
+// handler serves the protocol (docs/AGENT.md): every request names a
+// mount and carries its secret; GET /v1/hello says who serves, POST
+// /v1/ops runs operations in order, GET /v1/events follows the changes
+// below the mount's root.
+type handler struct {
+	version string
+	logf    func(string, ...any)
+	mounts  *mounts
+	idle    *idleWatch
+	exec    func(helper.Op) helper.Result // Exec; tests may count calls
+	feeds   *feeds                        // the change feeds, one per root
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.idle.begin()
+	defer h.idle.end()
+	id := r.Header.Get(proto.HeaderMount)
+	if !validMountID.MatchString(id) {
+		http.Error(w, "missing or malformed "+proto.HeaderMount+" header", http.StatusBadRequest)
+		return
+	}
+	m, err := h.mounts.authorize(id, r.Header.Get(proto.HeaderSecret))
+	if err != nil {
+		h.logf("mount %s: refused %s %s: %v", id, r.Method, r.URL.Path, err)
+		http.Error(w, "unknown mount or wrong secret", http.StatusUnauthorized)
+		return
+	}
+	switch r.URL.Path {
+	case proto.PathHello:
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", http.MethodGet)
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		writeJSON(w, proto.Hello{Version: h.version, Protocol: proto.Version, Root: []byte(m.root)})
+	case proto.PathOps:
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		h.ops(w, r, m)
+	case proto.PathEvents:
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", http.MethodGet)
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		h.events(w, r, m)
+	default:
+		http.Error(w, "no such endpoint", http.StatusNotFound)
+	}
+}
+
+// ops answers POST /v1/ops: a proto.Request of at most proto.MaxBody
+// bytes (else 413) and proto.MaxOps ops (else 400), no unknown fields;
+// one result per op, in order.
+func (h *handler) ops(w http.ResponseWriter, r *http.Request, m *mount) {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, proto.MaxBody))
+	dec.DisallowUnknownFields()
+	var req proto.Request
+	err := dec.Decode(&req)
+	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
+		err = errors.New("data after the request")
+	}
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			http.Error(w, "request body larger than the protocol allows", http.StatusRequestEntityTooLarge)
+			return
+		}
+		http.Error(w, "malformed request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if len(req.Ops) > proto.MaxOps {
+		http.Error(w, "more operations than the protocol allows", http.StatusBadRequest)
+		return
+	}
+	resp := proto.Response{Results: make([]proto.Result, len(req.Ops))}
+	for i, op := range req.Ops {
+		if r.Context().Err() != nil {
+			return // the client is gone
+		}
+		resp.Results[i] = proto.FromResult(h.run(m, op.ToOp()))
+	}
+	writeJSON(w, resp)
+}
+
+// run answers one op of mount m: a kind protocol 1 serves, valid, on
+// paths in the mount's root (else EACCES), by exec.
+func (h *handler) run(m *mount, op helper.Op) helper.Result {
+	if !proto.ReadOnly(op.Kind) {
+		return failed("ENOSYS", "not served by agent protocol 1")
+	}
+	if err := helper.Validate(op); err != nil {
+		var oe *helper.OpError
+		if errors.As(err, &oe) {
+			return helper.Result{Err: oe}
+		}
+		return failed("EINVAL", err.Error())
+	}
+	if !within(m.root, op.Path) || op.Path2 != "" && !within(m.root, op.Path2) {
+		return failed("EACCES", "outside the mount's root")
+	}
+	return h.exec(op)
+}
+
+// failed is a result that failed with errno and msg.
+func failed(errno, msg string) helper.Result {
+	return helper.Result{Err: &helper.OpError{Errno: errno, Message: msg}}
+}
+
+// writeJSON answers 200 with v.
+func writeJSON(w http.ResponseWriter, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "cannot encode the answer", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(append(b, '\n'))
+}

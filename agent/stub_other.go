@@ -1,0 +1,21 @@
+//go:build !linux
+
+package agent
+
+import (
+	"context"
+	"errors"
+
+	"github.com/arker-ai/arkerfs/transport/helper"
+)
+
+// errLinuxOnly is what the agent answers on other systems.
+var errLinuxOnly = errors.New("the agent runs on Linux only")
+
+// Exec answers every operation with ENOSYS: the agent runs on Linux only.
+func Exec(op helper.Op) helper.Result {
+	return failed("ENOSYS", errLinuxOnly.Error())
+}
+
+// Run returns an error: the agent runs on Linux only.
+func Run(ctx context.Context, o Options) error { return errLinuxOnly }
