@@ -309,6 +309,17 @@ func (m *metaCache) forget(path string) {
 	m.dirs.Delete(parentOf(path))
 }
 
+// forgetAll drops everything the cache knows.
+func (m *metaCache) forgetAll() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.changes.touch("/", treeChange)
+	all := func(string) bool { return true }
+	m.attrs.DeleteFunc(all)
+	m.negs.DeleteFunc(all)
+	m.dirs.DeleteFunc(all)
+}
+
 // setLinks records that the file with inode number ino now has nlink
 // links, in every cached path of it but except (the link just removed).
 func (m *metaCache) setLinks(ino uint64, nlink uint32, except string) {

@@ -36,7 +36,9 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	removeAgentBuild()
+	os.Exit(code)
 }
 
 // runChild does one child operation on path.

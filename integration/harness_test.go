@@ -13,6 +13,7 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/arker-ai/arkerfs/agent/agentclient"
 	"github.com/arker-ai/arkerfs/cache"
 	"github.com/arker-ai/arkerfs/emulator"
 	"github.com/arker-ai/arkerfs/fs"
@@ -38,6 +39,10 @@ type env struct {
 	// unmounted is set once unmount ran (the test goroutine and cleanup
 	// only).
 	unmounted bool
+	// agent installs the VM-side agent after mounting (withAgent); its
+	// connection, once the client uses it.
+	agent     bool
+	agentConn *agentclient.Conn
 }
 
 // envOption adjusts a test mount before it is made.
@@ -101,6 +106,7 @@ func newEnv(t *testing.T, options ...envOption) *env {
 	t.Cleanup(func() { emu.Close() })
 	e.opts = fs.Options{UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), OpTimeout: 20 * time.Second,
 		Logf: func(f string, a ...any) { t.Logf("arkerfs: "+f, a...) }}
+	e.agent = os.Getenv(agentEnv) != ""
 	for _, o := range options {
 		o(e)
 	}
@@ -110,6 +116,9 @@ func newEnv(t *testing.T, options ...envOption) *env {
 		t.Fatalf("client: %v", err)
 	}
 	e.mount()
+	if e.agent {
+		e.installAgent()
+	}
 	return e
 }
 

@@ -1,0 +1,79 @@
+package agentclient
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/arker-ai/arkerfs/agent/proto"
+	"github.com/arker-ai/arkerfs/transport"
+)
+
+// watchWait is how long one request for changes waits on the agent; it
+// stays below requestTimeout.
+const watchWait = 25
+
+// Watch follows the agent's change feed until ctx ends: changed hears the
+// paths that changed on the VM, lost that changes may have been missed
+// (the feed overflowed, or the agent could not be reached for a while,
+// or it restarted), after which everything must be revalidated. A failed
+// request is retried after a pause that grows to 10 s; the first success
+// after a failure counts as lost changes.
+func (c *Conn) Watch(ctx context.Context, changed func(paths []string), lost func()) {
+	var seq uint64
+	started, failed := false, false
+	pause := time.Second
+	for ctx.Err() == nil {
+		path := proto.PathEvents
+		if started {
+			path += "?after=" + strconv.FormatUint(seq, 10) + "&wait=" + strconv.Itoa(watchWait)
+		}
+		var ev proto.Events
+		if err := c.call(ctx, http.MethodGet, path, nil, &ev); err != nil {
+			failed = true
+			t := time.NewTimer(pause)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			pause = min(2*pause, 10*time.Second)
+			continue
+		}
+		pause = time.Second
+		switch {
+		case failed || ev.Overflow:
+			lost()
+		case len(ev.Paths) > 0:
+			paths := make([]string, len(ev.Paths))
+			for i, p := range ev.Paths {
+				paths[i] = string(p)
+			}
+			changed(paths)
+		}
+		seq, started, failed = ev.Seq, true, false
+	}
+}
+
+// Changes is what follows the VM's changes: the mounted file system.
+type Changes interface {
+	VMChanged(paths []string)
+	VMChangedAll()
+}
+
+// Serve makes client answer metadata through conn and target follow
+// conn's change feed, until ctx ends. When the client gave the agent up
+// (it failed) and the feed reaches it again, the client takes it back;
+// logf hears both.
+func Serve(ctx context.Context, client *transport.Client, conn *Conn, target Changes, logf func(format string, args ...any)) {
+	client.UseMetaServer(conn, logf)
+	conn.Watch(ctx, target.VMChanged, func() {
+		target.VMChangedAll()
+		if client.MetaServerInUse() == "" {
+			client.UseMetaServer(conn, logf)
+			logf("%s answers again: metadata goes through it", conn.Describe())
+		}
+	})
+}

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"time"
+
+	"github.com/arker-ai/arkerfs/agent/agentclient"
+	"github.com/arker-ai/arkerfs/fs"
+	"github.com/arker-ai/arkerfs/transport"
+)
+
+// agentInstallTimeout bounds the install and start of the agent; the mount
+// serves through runs meanwhile.
+const agentInstallTimeout = 2 * time.Minute
+
+// startAgent installs and starts the agent on the VM for a mount of root
+// and, once it answers, makes the client use it and fsys follow its
+// change feed for the life of the process. Whatever happens, the log says
+// once which path metadata takes.
+func startAgent(client *transport.Client, fsys *fs.FS, root string, timeout time.Duration, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), max(agentInstallTimeout, timeout))
+	defer cancel()
+	conn, err := agentclient.Install(ctx, client, agentclient.Options{
+		Root: root, Version: buildVersion(), Dial: ingressDial(client.Config().BaseURL),
+	})
+	if err != nil {
+		log.Info("metadata goes through runs: the agent is not available", "reason", err.Error())
+		return
+	}
+	log.Info("metadata goes through the agent", "agent", conn.Describe())
+	agentclient.Serve(context.Background(), client, conn, fsys, func(format string, args ...any) {
+		log.Warn(fmt.Sprintf(format, args...))
+	})
+}
+
+// ingressDial is where the VM's inbound hostname is reached: at the API's
+// own address when the API is on this machine (the emulator serves the
+// VM's ingress there), else through DNS ("").
+func ingressDial(base string) string {
+	u, err := url.Parse(base)
+	if err != nil {
+		return ""
+	}
+	host := u.Hostname()
+	if ip := net.ParseIP(host); (ip != nil && ip.IsLoopback()) || host == "localhost" {
+		if u.Port() == "" {
+			return net.JoinHostPort(host, map[string]string{"http": "80", "https": "443"}[u.Scheme])
+		}
+		return u.Host
+	}
+	return ""
+}

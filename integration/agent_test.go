@@ -1,0 +1,212 @@
+package integration
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// agentTree makes a tree on the VM side: dirs three levels deep with
+// files, a symlink and a name with a newline.
+func agentTree(t *testing.T, e *env) {
+	t.Helper()
+	for i := range 4 {
+		for j := range 5 {
+			d := e.vm(fmt.Sprintf("src/d%d/e%d/f", i, j))
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for k := range 10 {
+				if err := os.WriteFile(filepath.Join(d, fmt.Sprintf("file%d", k)), []byte(strings.Repeat("x", k)), 0o640); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	if err := os.Symlink("d0/e0", e.vm("src/link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(e.vm("src/new\nline"), []byte("n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// walkSummary lists every path below root with its type, mode and size
+// (and a symlink's target), sorted.
+func walkSummary(t *testing.T, root string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		line := fmt.Sprintf("%q %v %d", rel, fi.Mode(), fi.Size())
+		if fi.IsDir() {
+			line = fmt.Sprintf("%q %v", rel, fi.Mode()) // a directory's size is the file system's
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			line += " -> " + target
+		}
+		out = append(out, line)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("walking %s: %v", root, err)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestAgentAnswersMetadata walks a tree through a mount whose client uses
+// the agent: every lookup, listing, readlink and statfs is answered with
+// no run on the VM, and the mount shows what the VM has.
+func TestAgentAnswersMetadata(t *testing.T) {
+	e := newEnv(t, withAgent())
+	agentTree(t, e)
+	runs, ingress := e.requests("runs.create"), e.requests("ingress")
+
+	got := walkSummary(t, e.path("src"))
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(e.path("src"), &st); err != nil || st.Blocks == 0 {
+		t.Fatalf("statfs through the agent: %v (%d blocks)", err, st.Blocks)
+	}
+	if n := e.requests("runs.create") - runs; n != 0 {
+		t.Errorf("walking the tree started %d runs; the agent should answer every lookup", n)
+	}
+	if n := e.requests("ingress") - ingress; n == 0 {
+		t.Error("no request went to the agent")
+	}
+	want := walkSummary(t, e.vm("src"))
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("the mount shows\n%s\nthe VM has\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if e.client.MetaServerInUse() == "" {
+		t.Error("the client gave the agent up")
+	}
+}
+
+// TestAgentChangesThroughRuns changes files through a mount that uses the
+// agent: changes go through runs, the agent's answers right after show
+// them.
+func TestAgentChangesThroughRuns(t *testing.T) {
+	e := newEnv(t, withAgent())
+	if err := os.MkdirAll(e.path("w/sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(e.path("w/sub/a"), []byte("hello"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(e.path("w/sub/a"), e.path("w/b")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(e.path("w/b"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fsyncDir(t, e.path("w"))
+	fi, err := os.Stat(e.vm("w/b"))
+	if err != nil || fi.Mode().Perm() != 0o600 || fi.Size() != 5 {
+		t.Fatalf("on the VM: %v, %v", fi, err)
+	}
+	if _, err := os.Stat(e.vm("w/sub/a")); !os.IsNotExist(err) {
+		t.Fatalf("the renamed file is still on the VM: %v", err)
+	}
+	got, want := walkSummary(t, e.path("w")), walkSummary(t, e.vm("w"))
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("the mount shows\n%s\nthe VM has\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestAgentFallback: when the VM's ingress is denied, the install fails
+// with a clear error and the mount answers through runs; when the agent
+// becomes unreachable later, the next operation still answers, through
+// runs, and the client stops using the agent.
+func TestAgentFallback(t *testing.T) {
+	e := newEnv(t, withAgent())
+	if err := os.WriteFile(e.vm("f"), []byte("data"), 0o644); err != nil { // unknown to the mount's caches
+		t.Fatal(err)
+	}
+	e.emu.SetDenyIngress(true)
+	runs := e.requests("runs.create")
+	fi, err := os.Stat(e.path("f"))
+	if err != nil || fi.Size() != 4 {
+		t.Fatalf("stat after the agent became unreachable: %v, %v", fi, err)
+	}
+	if e.client.MetaServerInUse() != "" {
+		t.Error("the client still uses an agent it cannot reach")
+	}
+	if e.requests("runs.create") == runs {
+		t.Error("the stat was not answered by a run")
+	}
+	e.emu.SetDenyIngress(false)
+	eventually(t, 30*time.Second, "the client takes the agent back", func() bool { return e.client.MetaServerInUse() != "" })
+}
+
+// TestAgentInstallRefused: with the VM's ingress denied from the start,
+// installing the agent fails with an error that says so, and the mount
+// keeps answering through runs.
+func TestAgentInstallRefused(t *testing.T) {
+	e := newEnv(t, withoutAgent())
+	e.emu.SetDenyIngress(true)
+	_, err := e.tryInstallAgent()
+	if err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("install with ingress denied: %v, want a 403", err)
+	}
+	e.write("f", []byte("x"))
+	if _, err := os.Stat(e.path("f")); err != nil {
+		t.Fatalf("stat on the run path: %v", err)
+	}
+}
+
+// TestAgentSeesVMChanges: with the agent's change feed, files created,
+// rewritten and removed inside the VM show through the mount long before
+// the TTLs (one minute here) would let them.
+func TestAgentSeesVMChanges(t *testing.T) {
+	e := newEnv(t, withAgent(), withTTL(time.Minute))
+	if err := os.Mkdir(e.path("d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.write("d/old", []byte("v1"))
+	if _, err := os.ReadDir(e.path("d")); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(e.path("d/old")); err != nil || string(b) != "v1" {
+		t.Fatalf("first read: %q, %v", b, err)
+	}
+	if err := os.WriteFile(e.vm("d/new"), []byte("made on the VM"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "a file made on the VM shows in the listing", func() bool {
+		names, err := os.ReadDir(e.path("d"))
+		return err == nil && slices.ContainsFunc(names, func(d fs.DirEntry) bool { return d.Name() == "new" })
+	})
+	if err := os.WriteFile(e.vm("d/old"), []byte("version 2"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "a file rewritten on the VM reads anew", func() bool {
+		b, err := os.ReadFile(e.path("d/old"))
+		return err == nil && string(b) == "version 2"
+	})
+	if err := os.Remove(e.vm("d/new")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "a file removed on the VM is gone", func() bool {
+		_, err := os.Stat(e.path("d/new"))
+		return os.IsNotExist(err)
+	})
+}
