@@ -111,7 +111,7 @@ func (f *FS) metaOp(ctx context.Context, op transport.MetaOp) (transport.MetaRes
 	if refresh := f.refreshFor(op); len(pending) > 0 || refresh != nil {
 		return f.runWith(ctx, pending, op, refresh)
 	}
-	if !readOnly(op.Kind) {
+	if !helper.ReadOnly(op.Kind) {
 		ctx = context.WithoutCancel(ctx)
 	}
 	ctx, cancel := f.opContext(ctx)
@@ -123,16 +123,6 @@ func (f *FS) metaOp(ctx context.Context, op transport.MetaOp) (transport.MetaRes
 	return r, r.Err
 }
 
-// readOnly reports whether an operation of kind changes nothing.
-func readOnly(kind helper.Kind) bool {
-	switch kind {
-	case helper.OpStat, helper.OpList, helper.OpTree, helper.OpReadlink, helper.OpStatfs,
-		helper.OpGetxattr, helper.OpListxattr:
-		return true
-	}
-	return false
-}
-
 // refreshFor returns the subtree fetch to send along with a run that
 // changes op's path: of the directory above the one op changes, or else of
 // that directory itself, when its listing is cached and past half its
@@ -141,7 +131,7 @@ func readOnly(kind helper.Kind) bool {
 // anyway, those listings do not expire under it and cost no round trip
 // of their own. The fetch is the one a lookup there would make on expiry.
 func (f *FS) refreshFor(op transport.MetaOp) *transport.MetaOp {
-	if readOnly(op.Kind) {
+	if helper.ReadOnly(op.Kind) {
 		return nil
 	}
 	root := f.opts.Root

@@ -85,6 +85,10 @@ func (c *Client) meta(ctx context.Context, ops []MetaOp) (res []MetaResult, cut 
 			return c.cutAll(res, idx, ctxFailure(ctx, metaOpName, ""))
 		}
 		c.dropServer(s, err)
+		if !allReadOnly(send) && !errors.Is(err, ErrNotDelivered) {
+			return c.cutAll(res, idx, &Error{Code: CodeUnknownOutcome, Op: s.Describe(), Err: err,
+				Message: "no answer to changes sent to it: they may or may not have acted"})
+		}
 	}
 	done := 0
 	for _, batch := range helper.Split(send, helper.MaxCommandBytes) {
@@ -102,6 +106,16 @@ func (c *Client) meta(ctx context.Context, ops []MetaOp) (res []MetaResult, cut 
 		done += len(batch)
 	}
 	return res, nil, nil
+}
+
+// allReadOnly reports whether no op of ops changes anything.
+func allReadOnly(ops []MetaOp) bool {
+	for _, op := range ops {
+		if !helper.ReadOnly(op.Kind) {
+			return false
+		}
+	}
+	return true
 }
 
 // cutAll gives every op at idx the error err, as a failed run does.

@@ -2,20 +2,30 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"sync"
 )
 
-// MetaServer is a faster way than runs to answer some metadata
-// operations: the arkerfs agent on the VM (package agent/agentclient).
-// Serves says which kinds it answers; Meta answers a batch of them, in
-// order, with the same results the helper would give. An error from Meta
-// is the server's failure as a whole (unreachable, refused): the client
-// then stops using it and answers through runs.
+// MetaServer is a faster way than runs to answer metadata operations: the
+// arkerfs agent on the VM (package agent/agentclient). Serves says which
+// kinds it answers; Meta answers a batch of them, in order, with the same
+// results the helper would give. An error from Meta is the server's
+// failure as a whole (unreachable, refused): the client then stops using
+// it. A batch that changes nothing is then answered through runs; one
+// with changes is sent again through runs only when the error wraps
+// ErrNotDelivered (the server certainly did not act on it), else its ops
+// fail with CodeUnknownOutcome, since running them twice could do harm
+// (a second exclusive create would fail, a second rename would miss).
 type MetaServer interface {
 	Serves(kind string) bool
 	Meta(ctx context.Context, ops []MetaOp) ([]MetaResult, error)
 	Describe() string // for the log: what serves, and how it is reached
 }
+
+// ErrNotDelivered marks a MetaServer failure that certainly did not act on
+// the batch: the connection was refused, the VM's ingress or the server
+// turned the request away before running anything.
+var ErrNotDelivered = errors.New("not delivered")
 
 // fastPath holds the client's MetaServer, if any.
 type fastPath struct {

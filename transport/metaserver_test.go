@@ -3,6 +3,8 @@ package transport_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"sync/atomic"
 	"testing"
 
@@ -68,5 +70,42 @@ func TestMetaServerRouting(t *testing.T) {
 	calls := s.calls.Load()
 	if _, err := c.Stat(ctx, vm("f")); err != nil || s.calls.Load() != calls {
 		t.Errorf("a given-up server was asked again (%v)", err)
+	}
+}
+
+// changeServer serves every kind and fails with err.
+type changeServer struct{ err error }
+
+func (s *changeServer) Serves(string) bool { return true }
+func (s *changeServer) Describe() string   { return "the failing server" }
+func (s *changeServer) Meta(context.Context, []transport.MetaOp) ([]transport.MetaResult, error) {
+	return nil, s.err
+}
+
+// A batch with changes that a failed server may have acted on is not sent
+// again through runs: its ops fail with unknown outcome. One the server
+// certainly turned away goes through runs.
+func TestMetaServerChangesNotResent(t *testing.T) {
+	e := newEmu(t, wire.LineageB)
+	c := e.client(t)
+	ctx := context.Background()
+	mkdir := func(name string) transport.MetaOp {
+		return transport.MetaOp{Kind: helper.OpMkdir, Path: vm(name), Mode: 0o755}
+	}
+
+	c.UseMetaServer(&changeServer{err: errors.New("connection reset")}, nil)
+	runs := e.requests("runs.create")
+	res, _ := c.Meta(ctx, mkdir("a"))
+	if transport.CodeOf(res[0].Err) != transport.CodeUnknownOutcome || e.requests("runs.create") != runs {
+		t.Fatalf("a change lost on its way: %v, %d runs; want unknown outcome and no run", res[0].Err, e.requests("runs.create")-runs)
+	}
+
+	c.UseMetaServer(&changeServer{err: fmt.Errorf("403: %w", transport.ErrNotDelivered)}, nil)
+	res, err := c.Meta(ctx, mkdir("b"))
+	if err != nil || res[0].Err != nil || res[0].Attr == nil {
+		t.Fatalf("a change turned away should go through runs: %+v, %v", res, err)
+	}
+	if _, err := os.Stat(e.local(vm("b"))); err != nil {
+		t.Fatalf("the directory is not on the VM: %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -100,6 +101,19 @@ func (c *Conn) Meta(ctx context.Context, ops []transport.MetaOp) ([]transport.Me
 	return out, nil
 }
 
+// turnedAway reports whether an answer of status means the request was
+// refused before anything ran: by the VM's ingress (key, policy, nothing
+// listening) or by the agent (credentials, a malformed or oversized
+// request, an unknown path or method).
+func turnedAway(status int) bool {
+	switch status {
+	case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound,
+		http.StatusMethodNotAllowed, http.StatusRequestEntityTooLarge, http.StatusBadGateway:
+		return true
+	}
+	return false
+}
+
 // call makes one request with the ingress's and the agent's credentials
 // and decodes a 200 answer into out.
 func (c *Conn) call(ctx context.Context, method, path string, in, out any) error {
@@ -125,6 +139,10 @@ func (c *Conn) call(ctx context.Context, method, path string, in, out any) error
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "dial" {
+			return fmt.Errorf("agent: %w (%w)", err, transport.ErrNotDelivered)
+		}
 		return fmt.Errorf("agent: %w", err)
 	}
 	defer resp.Body.Close()
@@ -133,7 +151,11 @@ func (c *Conn) call(ctx context.Context, method, path string, in, out any) error
 		return fmt.Errorf("agent: reading the answer: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("agent: %s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(b[:min(len(b), 200)]))
+		err := fmt.Errorf("agent: %s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(b[:min(len(b), 200)]))
+		if turnedAway(resp.StatusCode) {
+			err = fmt.Errorf("%w (%w)", err, transport.ErrNotDelivered)
+		}
+		return err
 	}
 	if err := json.Unmarshal(b, out); err != nil {
 		return fmt.Errorf("agent: undecodable answer to %s: %w", path, err)

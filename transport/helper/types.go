@@ -155,3 +155,13 @@ func (e *OpError) Error() string {
 	}
 	return e.Errno + ": " + e.Message
 }
+
+// ReadOnly reports whether operations of kind change nothing on the VM:
+// such an operation may be asked again, or elsewhere, without harm.
+func ReadOnly(kind Kind) bool {
+	switch kind {
+	case OpStat, OpList, OpTree, OpReadlink, OpStatfs, OpGetxattr, OpListxattr:
+		return true
+	}
+	return false
+}
