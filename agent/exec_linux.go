@@ -13,12 +13,12 @@ import (
 
 // Exec runs one operation with system calls and answers it as the helper
 // script answers it (docs/HELPER.md): the same attributes, entries in
-// the same order, the same errno names. It serves the kinds
-// proto.ReadOnly accepts; any other is ENOSYS. An op that
-// helper.Validate rejects is answered with Validate's error, as the
-// client answers it without sending it to the script.
+// the same order, the same errno names, the same changes. It serves the
+// kinds proto.Serves accepts (every helper operation); any other is
+// ENOSYS. An op that helper.Validate rejects is answered with Validate's
+// error, as the client answers it without sending it to the script.
 func Exec(op helper.Op) helper.Result {
-	if !proto.ReadOnly(op.Kind) {
+	if !proto.Serves(op.Kind) {
 		return failed("ENOSYS", "not served by agent protocol 1")
 	}
 	if err := helper.Validate(op); err != nil {
@@ -43,6 +43,37 @@ func Exec(op helper.Op) helper.Result {
 		return execGetxattr(op.Path, op.Name)
 	case helper.OpListxattr:
 		return execListxattr(op.Path)
+	}
+	setUmask()
+	switch op.Kind {
+	case helper.OpMkdir:
+		return execMkdir(op.Path, op.Mode)
+	case helper.OpCreate:
+		return execCreate(op.Path, op.Mode, op.Exclusive)
+	case helper.OpRmdir:
+		return execRmdir(op.Path)
+	case helper.OpUnlink:
+		return execUnlink(op.Path)
+	case helper.OpRename:
+		return execRename(op.Path, op.Path2, op.NoReplace)
+	case helper.OpChmod:
+		return execChmod(op.Path, op.Mode)
+	case helper.OpUtimens:
+		return execUtimens(op.Path, op.Atime, op.Mtime)
+	case helper.OpTruncate:
+		return execTruncate(op.Path, op.Size)
+	case helper.OpSymlink:
+		return execSymlink(op.Path, op.Target)
+	case helper.OpLink:
+		return execLink(op.Path, op.Path2)
+	case helper.OpInstall:
+		return execInstall(op.Path, op.Path2, op.Mode, op.KeepMode, op.KeepXattrs)
+	case helper.OpMknod:
+		return execMknod(op.Path, op.Type, op.Mode, op.Major, op.Minor)
+	case helper.OpSetxattr:
+		return execSetxattr(op.Path, op.Name, op.Value, op.XattrFlags)
+	case helper.OpRemovexattr:
+		return execRemovexattr(op.Path, op.Name)
 	}
 	return failed("ENOSYS", "not served by agent protocol 1")
 }

@@ -575,7 +575,11 @@ func TestExecRefuses(t *testing.T) {
 		op    helper.Op
 		errno string
 	}{
-		{helper.Op{Kind: helper.OpMkdir, Path: "/tmp/x", Mode: 0o755}, "ENOSYS"},
+		{helper.Op{Kind: helper.OpMkdir, Path: "/nonexistent/x", Mode: 0o10755}, "EINVAL"},
+		{helper.Op{Kind: helper.OpRename, Path: "/nonexistent/x", Path2: "y"}, "EINVAL"},
+		{helper.Op{Kind: helper.OpSymlink, Path: "/nonexistent/x", Target: ""}, "EINVAL"},
+		{helper.Op{Kind: helper.OpSetxattr, Path: "/nonexistent/x", Name: "user.x", XattrFlags: 3}, "EINVAL"},
+		{helper.Op{Kind: helper.OpMknod, Path: "/nonexistent/x", Type: helper.TypeRegular}, "EINVAL"},
 		{helper.Op{Kind: "bogus", Path: "/"}, "ENOSYS"},
 		{helper.Op{Kind: helper.OpStat, Path: "relative"}, "EINVAL"},
 		{helper.Op{Kind: helper.OpStat, Path: "/a/../b"}, "EINVAL"},

@@ -101,7 +101,7 @@ func (h *handler) ops(w http.ResponseWriter, r *http.Request, m *mount) {
 // run answers one op of mount m: a kind protocol 1 serves, valid, on
 // paths in the mount's root (else EACCES), by exec.
 func (h *handler) run(m *mount, op helper.Op) helper.Result {
-	if !proto.ReadOnly(op.Kind) {
+	if !proto.Serves(op.Kind) {
 		return failed("ENOSYS", "not served by agent protocol 1")
 	}
 	if err := helper.Validate(op); err != nil {

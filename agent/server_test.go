@@ -314,20 +314,60 @@ func TestServer(t *testing.T) {
 			{Kind: helper.OpStat, Path: "/etc/passwd"},
 			{Kind: helper.OpStat, Path: root + "/../user2"},
 			{Kind: helper.OpStat, Path: "relative"},
-			{Kind: helper.OpMkdir, Path: root + "/new", Mode: 0o755},
 			{Kind: helper.OpRename, Path: root + "/f", Path2: root + "2/f"},
+			{Kind: helper.OpRename, Path: root + "2/secret", Path2: root + "/stolen"},
+			{Kind: helper.OpLink, Path: root + "/f", Path2: "/tmp/f"},
+			{Kind: helper.OpInstall, Path: root + "/f", Path2: root + "2/secret", KeepMode: true},
+			{Kind: helper.OpMkdir, Path: root + "2/new", Mode: 0o755},
 			{Kind: "bogus", Path: root},
 			{Kind: helper.OpStat, Path: root + "/f"},
 		}
 		got := opsCall(t, a, good, ops)
-		want := []string{"EACCES", "EACCES", "EACCES", "EACCES", "EACCES", "EINVAL", "EINVAL", "ENOSYS", "ENOSYS", "ENOSYS", ""}
+		want := []string{"EACCES", "EACCES", "EACCES", "EACCES", "EACCES", "EINVAL", "EINVAL", "EACCES", "EACCES", "EACCES", "EACCES", "EACCES", "ENOSYS", ""}
 		for i := range ops {
 			if got[i].Errno != want[i] {
 				t.Errorf("op %d %s %q: %q %q, want %s", i, ops[i].Kind, ops[i].Path, got[i].Errno, got[i].Message, want[i])
 			}
 		}
-		if _, err := os.Stat(root + "/new"); err == nil {
-			t.Error("mkdir ran")
+		for _, p := range []string{root + "2/f", root + "/stolen", "/tmp/f", root + "2/new"} {
+			if _, err := os.Lstat(p); err == nil {
+				t.Errorf("%s made", p)
+			}
+		}
+		if b, err := os.ReadFile(root + "2/secret"); err != nil || string(b) != "s" {
+			t.Errorf("secret: %q %v", b, err)
+		}
+	})
+
+	t.Run("mutations", func(t *testing.T) {
+		// A symlink's target is its content, not a path: it may point
+		// anywhere.
+		ops := []helper.Op{
+			{Kind: helper.OpMkdir, Path: root + "/new", Mode: 0o2750},
+			{Kind: helper.OpCreate, Path: root + "/new/c", Mode: 0o640, Exclusive: true},
+			{Kind: helper.OpRename, Path: root + "/new/c", Path2: root + "/new/c2", NoReplace: true},
+			{Kind: helper.OpSymlink, Path: root + "/new/out", Target: root + "2/secret"},
+			{Kind: helper.OpSetxattr, Path: root + "/new/c2", Name: "user.k", Value: "v"},
+			{Kind: helper.OpMkdir, Path: root + "/new", Mode: 0o755},
+			{Kind: helper.OpStat, Path: root + "/new/c2"},
+		}
+		got := opsCall(t, a, good, ops)
+		for i, r := range got[:5] {
+			if r.Errno != "" || i != 4 && r.Attr == nil {
+				t.Errorf("op %d %s: %+v", i, ops[i].Kind, r)
+			}
+		}
+		if got[0].Attr == nil || got[0].Attr.Type != helper.TypeDir || got[0].Attr.Perm != 0o2750 {
+			t.Errorf("mkdir: %+v", got[0].Attr)
+		}
+		if string(got[3].Target) != root+"2/secret" {
+			t.Errorf("symlink target %q", got[3].Target)
+		}
+		if got[5].Errno != "EEXIST" || got[6].Attr == nil || got[6].Attr.Perm != 0o640 || got[6].Attr.Ino != got[2].Attr.Ino {
+			t.Errorf("answers %+v %+v", got[5], got[6])
+		}
+		if fi, err := os.Stat(root + "/new/c2"); err != nil || fi.Mode().Perm() != 0o640 {
+			t.Errorf("new/c2: %v %v", fi, err)
 		}
 	})
 

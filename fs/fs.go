@@ -30,6 +30,7 @@ type FS struct {
 	lists    singleflight.Group // collapses concurrent fetches of one listing
 	fileIDs  atomic.Uint64      // block-cache ids for file nodes
 	gens     inoGens            // generations of reused VM inode numbers
+	devs     devNumbers         // numbers of the devices this mount made
 	deferred deferred           // attribute changes waiting for the next run
 	root     *dirNode
 }
@@ -227,6 +228,9 @@ func (f *FS) fillAttr(a *helper.Attr, out *fuse.Attr) {
 	out.Ctime, out.Ctimensec = setTime(a.CtimeNs)
 	out.Owner = fuse.Owner{Uid: f.opts.UID, Gid: f.opts.GID}
 	out.Blksize = 4096
+	if a.Type == helper.TypeChar || a.Type == helper.TypeBlock {
+		out.Rdev = f.devs.of(a.Ino) // 0 for a device this mount did not make
+	}
 }
 
 // newChild returns the inode for name in dir with attributes e. An
@@ -255,8 +259,9 @@ func (f *FS) newChild(ctx context.Context, dir *gofs.Inode, name string, e *help
 // rename over it). ino is the kernel node's inode number there, 0 when
 // the mount has no node. The file's inode number is freed on the VM
 // unless other hard links keep it; if they do, their link count drops.
-// When the mount knows neither the file nor its inode, every cached file
-// with several links may be one of them and is asked again.
+// When the mount knows neither the file nor its VM inode number (a node
+// made before the file's first upload keeps a synthetic one), every
+// cached file with several links may be one of them and is asked again.
 func (f *FS) removed(path string, ino uint64) {
 	e, st := f.meta.lookup(path)
 	switch {
@@ -265,7 +270,7 @@ func (f *FS) removed(path string, ino uint64) {
 		f.gens.retire(e.Attr.Ino)
 	case st == exists:
 		f.meta.setLinks(e.Attr.Ino, e.Attr.Nlink-1, path)
-	case ino != 0:
+	case ino != 0 && !isSynthetic(ino):
 		f.meta.forgetIno(ino) // the count is unknown: ask again
 	case st == unknown:
 		f.meta.forgetLinked() // which file it was is unknown too

@@ -33,3 +33,31 @@ func (g *inoGens) retire(ino uint64) {
 	}
 	g.m[ino]++
 }
+
+// maxDevs bounds devNumbers; past it the oldest knowledge goes.
+const maxDevs = 4096
+
+// devNumbers remembers the numbers of the device nodes this mount made,
+// by VM inode number: the VM's attributes do not carry them, and the
+// kernel asks for a device's attributes again whenever they were
+// invalidated (the agent's change feed reports the mknod too).
+type devNumbers struct {
+	mu sync.Mutex        // protects m
+	m  map[uint64]uint32 // VM inode number → device number as FUSE passes it
+}
+
+func (d *devNumbers) set(ino uint64, dev uint32) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.m == nil || len(d.m) >= maxDevs {
+		d.m = make(map[uint64]uint32)
+	}
+	d.m[ino] = dev
+}
+
+// of returns the device number of ino, 0 when unknown.
+func (d *devNumbers) of(ino uint64) uint32 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.m[ino]
+}

@@ -256,4 +256,10 @@ func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 
 // syntheticIno numbers files that exist only locally until their first
 // upload, from a range the VM's inode numbers do not reach in practice.
-func (f *FS) syntheticIno() uint64 { return 1<<62 | f.fileIDs.Add(1) }
+func (f *FS) syntheticIno() uint64 { return syntheticBit | f.fileIDs.Add(1) }
+
+// syntheticBit marks the inode numbers syntheticIno makes.
+const syntheticBit = 1 << 62
+
+// isSynthetic reports whether ino was made by syntheticIno.
+func isSynthetic(ino uint64) bool { return ino&syntheticBit != 0 }

@@ -44,8 +44,9 @@ func (d *dirNode) Mknod(ctx context.Context, name string, mode uint32, dev uint3
 	}
 	ch, errno := d.added(ctx, name, p, r, out)
 	if errno == 0 && (op.Type == helper.TypeChar || op.Type == helper.TypeBlock) {
-		// The kernel takes a device's numbers when it makes the inode,
-		// from this answer; the VM's listings do not carry them.
+		// The VM's attributes do not carry a device's numbers: the
+		// mount keeps them for its later answers (devNumbers).
+		d.fsys.devs.set(r.Attr.Ino, dev)
 		out.Attr.Rdev = dev
 	}
 	return ch, errno

@@ -79,6 +79,11 @@ func goCommand(t *testing.T) string {
 	return p
 }
 
+// agentStateDir keeps the agent's files on the VM out of the mounted home,
+// whose listings the tests compare; the emulated VM's /tmp is private to
+// each emulator.
+const agentStateDir = "/tmp/arkerfs-agent"
+
 // tryInstallAgent installs and starts the agent on the emulated VM, for
 // the mount's root, listening on loopback only.
 func (e *env) tryInstallAgent() (*agentclient.Conn, error) {
@@ -94,7 +99,7 @@ func (e *env) tryInstallAgent() (*agentclient.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	return agentclient.Install(ctx, e.client, agentclient.Options{
-		Root: root, Version: agentVersion, Listen: "127.0.0.1:0", Dial: u.Host,
+		Root: root, Version: agentVersion, Listen: "127.0.0.1:0", Dial: u.Host, StateDir: agentStateDir,
 		Binary: func(string) (string, error) { return bin, nil },
 	})
 }

@@ -101,11 +101,12 @@ func TestAgentAnswersMetadata(t *testing.T) {
 	}
 }
 
-// TestAgentChangesThroughRuns changes files through a mount that uses the
-// agent: changes go through runs, the agent's answers right after show
-// them.
-func TestAgentChangesThroughRuns(t *testing.T) {
+// TestAgentChanges changes files through a mount that uses the agent:
+// mkdir, create, rename, chmod and the upload's install are the agent's,
+// with no run on the VM, and the VM has what the mount shows.
+func TestAgentChanges(t *testing.T) {
 	e := newEnv(t, withAgent())
+	runs := e.requests("runs.create")
 	if err := os.MkdirAll(e.path("w/sub"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -129,6 +130,9 @@ func TestAgentChangesThroughRuns(t *testing.T) {
 	got, want := walkSummary(t, e.path("w")), walkSummary(t, e.vm("w"))
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("the mount shows\n%s\nthe VM has\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if n := e.requests("runs.create") - runs; n != 0 {
+		t.Errorf("the changes started %d runs; the agent should make them all", n)
 	}
 }
 

@@ -65,7 +65,7 @@ func newConn(base, dial, apiKey, mount, secret string) *Conn {
 }
 
 // Serves reports whether the agent answers operations of kind.
-func (c *Conn) Serves(kind string) bool { return proto.ReadOnly(helper.Kind(kind)) }
+func (c *Conn) Serves(kind string) bool { return proto.Serves(helper.Kind(kind)) }
 
 // Describe names the agent for the log.
 func (c *Conn) Describe() string { return "the agent at " + c.base }

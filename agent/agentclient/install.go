@@ -44,6 +44,9 @@ type Options struct {
 	// StartTimeout bounds the wait for a started agent to say its port.
 	// Default 30s.
 	StartTimeout time.Duration
+	// StateDir is the agent's directory on the VM, absolute; "" means
+	// ~/.cache/arkerfs/agent, the VM user's cache directory.
+	StateDir string
 }
 
 // DefaultBinary is this executable when it runs on linux/arch, else an
@@ -95,11 +98,17 @@ func Install(ctx context.Context, c *transport.Client, o Options) (*Conn, error)
 	if vm.Hostname == "" {
 		return nil, errors.New("agent: the VM has no inbound hostname")
 	}
-	p, err := probe(ctx, c, o.Version)
+	if o.StateDir != "" && !strings.HasPrefix(o.StateDir, "/") {
+		return nil, fmt.Errorf("agent: state directory %q is not absolute", o.StateDir)
+	}
+	p, err := probe(ctx, c, o.Version, o.StateDir)
 	if err != nil {
 		return nil, err
 	}
-	dir := p.home + "/" + stateDir
+	dir := o.StateDir
+	if dir == "" {
+		dir = p.home + "/" + stateDir
+	}
 	bin := dir + "/" + o.Version + "/arkerfs"
 	if !p.present {
 		if err := upload(ctx, c, o, p.arch, bin); err != nil {
@@ -145,13 +154,18 @@ type probed struct {
 	state      *proto.State // the running agent's state file, if any
 }
 
-// probe learns the VM's arch and home, makes the agent's directories, and
-// reads whether this version's build is there and an agent's state.
-func probe(ctx context.Context, c *transport.Client, version string) (*probed, error) {
+// probe learns the VM's arch and home, makes the agent's directories (in
+// dir, "" for the default below the home), and reads whether this
+// version's build is there and an agent's state.
+func probe(ctx context.Context, c *transport.Client, version, dir string) (*probed, error) {
+	d := `"$HOME/` + stateDir + `"`
+	if dir != "" {
+		d = shellQuote(dir)
+	}
 	cmd := `set -e
-d="$HOME/` + stateDir + `"
+d=` + d + `
 mkdir -p "$d/mounts" "$d/` + version + `"
-chmod 700 "$HOME/.cache/arkerfs" "$d" "$d/mounts"
+chmod 700 "$d" "$d/mounts"
 printf 'arch=%s\n' "$(uname -m)"
 printf 'home=%s\n' "$HOME"
 if [ -x "$d/` + version + `/arkerfs" ]; then echo present=1; fi

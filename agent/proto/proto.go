@@ -221,12 +221,16 @@ func toTime(t *Time) helper.Time {
 	return helper.Time{Set: true, Now: t.Now, Ns: t.Ns}
 }
 
-// ReadOnly reports whether protocol 1 serves operations of kind: the ones
-// that change nothing. The client sends the others through runs.
-func ReadOnly(kind helper.Kind) bool {
+// Serves reports whether protocol 1 serves operations of kind: every
+// helper operation, the mutating ones too, with the helper's semantics.
+// (ReadOnly still tells which batches are safe to send again.)
+func Serves(kind helper.Kind) bool {
 	switch kind {
 	case helper.OpStat, helper.OpList, helper.OpTree, helper.OpReadlink, helper.OpStatfs,
-		helper.OpGetxattr, helper.OpListxattr:
+		helper.OpGetxattr, helper.OpListxattr,
+		helper.OpMkdir, helper.OpCreate, helper.OpRmdir, helper.OpUnlink, helper.OpRename,
+		helper.OpChmod, helper.OpUtimens, helper.OpTruncate, helper.OpSymlink, helper.OpLink,
+		helper.OpInstall, helper.OpMknod, helper.OpSetxattr, helper.OpRemovexattr:
 		return true
 	}
 	return false
