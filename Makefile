@@ -20,10 +20,12 @@ build:
 
 ## test: everything CI runs: lint, cross-compilation, unit and real-mount
 ## tests, pjdfstest among them (as root; the source is ../shared/tools/pjdfstest);
-## the real-mount suite runs once per API lineage (a, then b).
+## the real-mount suite runs once per API lineage (a, then b), then once
+## more with every mount using the agent on the VM.
 test: deps lint cross
 	$(GO) test -count=1 -timeout 30m $(PKGS)
 	ARKERFS_TEST_API=b $(GO) test -count=1 -timeout 30m ./integration/
+	ARKERFS_TEST_AGENT=1 $(GO) test -count=1 -timeout 30m ./integration/
 
 unit:
 	$(GO) test -count=1 -short -timeout 10m $(PKGS)
@@ -31,6 +33,7 @@ unit:
 integration: deps
 	$(GO) test -count=1 -timeout 30m ./integration/...
 	ARKERFS_TEST_API=b $(GO) test -count=1 -timeout 30m ./integration/
+	ARKERFS_TEST_AGENT=1 $(GO) test -count=1 -timeout 30m ./integration/
 
 ## pjdfstest: the POSIX suite alone, with every file's outcome in pjdfstest-report.txt.
 pjdfstest: deps

@@ -214,3 +214,41 @@ func TestAgentSeesVMChanges(t *testing.T) {
 		return os.IsNotExist(err)
 	})
 }
+
+// TestStatusShowsMetadataPath mounts with the arkerfs command, which
+// starts its agent on the VM by itself, and checks that arkerfs status
+// lists the mount with the path its metadata takes: first the agent,
+// then, with the ingress denied and the agent given up, runs.
+func TestStatusShowsMetadataPath(t *testing.T) {
+	c := newCLIEnv(t)
+	if r := c.run(c.apiEnv(), "mount", "local", c.mnt); r.code != 0 {
+		t.Fatalf("mount: exit %d\nstdout: %s\nstderr: %s\nlog: %s", r.code, r.stdout, r.stderr, c.logs())
+	}
+	line := func() string {
+		r := c.run(c.apiEnv(), "status", "local")
+		for _, l := range strings.Split(r.stdout, "\n") {
+			if strings.Contains(l, c.mnt+" (pid ") {
+				return l
+			}
+		}
+		return ""
+	}
+	eventuallyWhy(t, 60*time.Second, "status shows the agent", func() (bool, string) {
+		l := line()
+		return strings.Contains(l, "metadata through the agent at "), l + "\nlog: " + c.logs()
+	})
+	c.emu.SetDenyIngress(true)
+	if err := os.WriteFile(filepath.Join(c.vmHome, "new"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(c.mnt, "new")); err != nil { // unknown to the mount: asks, fails over to runs
+		t.Fatalf("stat with the agent unreachable: %v\nlog: %s", err, c.logs())
+	}
+	eventuallyWhy(t, 30*time.Second, "status shows runs", func() (bool, string) {
+		l := line()
+		return strings.HasSuffix(l, "metadata through runs"), l
+	})
+	if r := c.run(nil, "unmount", c.mnt); r.code != 0 {
+		t.Fatalf("unmount: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+}

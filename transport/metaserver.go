@@ -35,7 +35,8 @@ type fastPath struct {
 }
 
 // UseMetaServer makes s answer the batches of operations it serves all of;
-// nil goes back to runs alone. logf hears when the client gives s up.
+// nil goes back to runs alone. logf hears when the client gives s up; it
+// is called without the client's locks held.
 func (c *Client) UseMetaServer(s MetaServer, logf func(format string, args ...any)) {
 	c.fast.mu.Lock()
 	defer c.fast.mu.Unlock()
@@ -73,12 +74,14 @@ func (c *Client) serverFor(ops []MetaOp) MetaServer {
 // place meanwhile.
 func (c *Client) dropServer(s MetaServer, err error) {
 	c.fast.mu.Lock()
-	defer c.fast.mu.Unlock()
 	if c.fast.server != s {
+		c.fast.mu.Unlock()
 		return
 	}
 	c.fast.server = nil
-	if c.fast.logf != nil {
-		c.fast.logf("%s failed (%v): metadata goes through runs from now on", s.Describe(), err)
+	logf := c.fast.logf
+	c.fast.mu.Unlock()
+	if logf != nil { // unlocked: logf may ask the client which server it uses
+		logf("%s failed (%v): metadata goes through runs from now on", s.Describe(), err)
 	}
 }

@@ -42,7 +42,10 @@ func TestMetaServerRouting(t *testing.T) {
 	e.writeLocal(t, vm("f"), []byte("abc"))
 	s := &fakeServer{}
 	var logged atomic.Int64
-	c.UseMetaServer(s, func(string, ...any) { logged.Add(1) })
+	c.UseMetaServer(s, func(string, ...any) {
+		logged.Add(1)
+		_ = c.MetaServerInUse() // the log may ask, as the mount's status does
+	})
 	ctx := context.Background()
 
 	runs := e.requests("runs.create")

@@ -20,8 +20,9 @@ const agentInstallTimeout = 2 * time.Minute
 // startAgent installs and starts the agent on the VM for a mount of root
 // and, once it answers, makes the client use it and fsys follow its
 // change feed for the life of the process. Whatever happens, the log says
-// once which path metadata takes.
-func startAgent(client *transport.Client, fsys *fs.FS, root string, timeout time.Duration, log *slog.Logger) {
+// once which path metadata takes, and lock's file (arkerfs status) says
+// it whenever it changes.
+func startAgent(client *transport.Client, fsys *fs.FS, root string, timeout time.Duration, log *slog.Logger, lock *serverLock) {
 	ctx, cancel := context.WithTimeout(context.Background(), max(agentInstallTimeout, timeout))
 	defer cancel()
 	conn, err := agentclient.Install(ctx, client, agentclient.Options{
@@ -32,9 +33,20 @@ func startAgent(client *transport.Client, fsys *fs.FS, root string, timeout time
 		return
 	}
 	log.Info("metadata goes through the agent", "agent", conn.Describe())
+	lock.setMetadata(conn.Describe())
 	agentclient.Serve(context.Background(), client, conn, fsys, func(format string, args ...any) {
 		log.Warn(fmt.Sprintf(format, args...))
+		lock.setMetadata(metadataPath(client))
 	})
+}
+
+// metadataPath says which path the client's metadata takes, for
+// arkerfs status.
+func metadataPath(client *transport.Client) string {
+	if s := client.MetaServerInUse(); s != "" {
+		return s
+	}
+	return "runs"
 }
 
 // ingressDial is where the VM's inbound hostname is reached: at the API's

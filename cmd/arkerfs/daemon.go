@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -323,12 +324,56 @@ type serverState struct {
 	PID int    `json:"pid"`
 	VM  string `json:"vm"`
 	Log string `json:"log,omitempty"`
+	// Mountpoint is the mount's absolute path; Metadata says which path
+	// its metadata takes now ("runs", or the agent's description).
+	Mountpoint string `json:"mountpoint,omitempty"`
+	Metadata   string `json:"metadata,omitempty"`
 }
 
 // serverLock is a serving process's lock file, held until it exits.
 type serverLock struct {
 	path string
 	f    *os.File
+	mu   sync.Mutex  // protects st and the file's content
+	st   serverState // what the file says
+}
+
+// setMetadata rewrites the lock file with the path metadata takes now.
+func (l *serverLock) setMetadata(path string) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.st.Metadata == path {
+		return
+	}
+	l.st.Metadata = path
+	b, _ := json.Marshal(l.st)
+	if err := l.f.Truncate(0); err == nil {
+		_, _ = l.f.WriteAt(append(b, '\n'), 0)
+	}
+}
+
+// readServerStates returns the states in the lock files of dir
+// (runtimeDir) whose servers still hold their lock.
+func readServerStates(dir string) []serverState {
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.lock"))
+	var out []serverState
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		var st serverState
+		err = json.NewDecoder(io.LimitReader(f, 4096)).Decode(&st)
+		held := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB) != nil
+		f.Close()
+		if err == nil && held {
+			out = append(out, st)
+		}
+	}
+	return out
 }
 
 // lockServer takes the lock file of the mount at abs in dir (runtimeDir).
@@ -360,7 +405,7 @@ func lockServer(dir, abs string, st serverState) (*serverLock, error) {
 		os.Remove(f.Name())
 		return nil, err
 	}
-	return &serverLock{path: path, f: f}, nil
+	return &serverLock{path: path, f: f, st: st}, nil
 }
 
 // release removes the lock file, unless another server has put its own

@@ -230,7 +230,7 @@ func serveMount(client *transport.Client, vm, mnt string, m *mountFlags, rootAtt
 	}
 	s.mounted(vm, m.root, mnt)
 	if !m.noAgent {
-		go startAgent(client, fsys, m.root, m.api.timeout, s.log)
+		go startAgent(client, fsys, m.root, m.api.timeout, s.log, s.lock)
 	}
 	go unmountOnSignal(server, mnt, s.notices())
 	server.Wait()

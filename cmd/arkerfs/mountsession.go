@@ -82,7 +82,7 @@ func (s *mountSession) mounted(vm, root, mnt string) {
 	abs, _ := filepath.Abs(mnt)
 	s.mountpoint = abs
 	if _, ok := fuseFD(abs); !ok {
-		lock, err := lockServer(runtimeDir(), abs, serverState{PID: os.Getpid(), VM: vm, Log: s.logPath})
+		lock, err := lockServer(runtimeDir(), abs, serverState{PID: os.Getpid(), VM: vm, Log: s.logPath, Mountpoint: abs, Metadata: "runs"})
 		if err != nil {
 			s.log.Warn("'arkerfs unmount' will not wait for this server to finish", "reason", err.Error())
 		}

@@ -42,7 +42,27 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "%v", sets.explainErr(err, pos[0]))
 	}
 	fmt.Fprintf(stdout, "VM %s (%s) is %s\nconfig: %s\n", vm.ID, vm.Name, vm.State, cfg)
+	printMounts(stdout, pos[0], vm)
 	return 0
+}
+
+// printMounts lists this user's mounts of the VM that are being served,
+// with the path their metadata takes.
+func printMounts(stdout io.Writer, asked string, vm *transport.VMInfo) {
+	n := 0
+	for _, st := range readServerStates(runtimeDir()) {
+		if st.VM != asked && st.VM != vm.ID && st.VM != vm.Name || st.Mountpoint == "" {
+			continue
+		}
+		if n == 0 {
+			fmt.Fprintln(stdout, "mounts:")
+		}
+		n++
+		fmt.Fprintf(stdout, "  %s (pid %d): metadata through %s\n", st.Mountpoint, st.PID, st.Metadata)
+	}
+	if n == 0 {
+		fmt.Fprintln(stdout, "mounts: none served by this user")
+	}
 }
 
 // client builds the client of a one-shot command (status, doctor): cfg
