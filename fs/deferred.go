@@ -492,7 +492,9 @@ func (f *FS) runDeferred(ctx context.Context, pending []transport.MetaOp, more .
 	ops = append(append(append(ops, pending...), stats...), more...)
 	ctx, cancel := f.opContext(context.WithoutCancel(ctx))
 	defer cancel()
+	f.echoes.sent(ops...)
 	res, err := f.client.Meta(ctx, ops...)
+	f.echoes.sent(ops...)
 	if err != nil {
 		f.settleDeferred(pending, nil, err)
 		return nil, err

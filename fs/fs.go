@@ -31,6 +31,7 @@ type FS struct {
 	fileIDs  atomic.Uint64      // block-cache ids for file nodes
 	gens     inoGens            // generations of reused VM inode numbers
 	devs     devNumbers         // numbers of the devices this mount made
+	echoes   echoes             // our own changes, to tell their reports in the change feed
 	deferred deferred           // attribute changes waiting for the next run
 	root     *dirNode
 }
@@ -117,7 +118,9 @@ func (f *FS) metaOp(ctx context.Context, op transport.MetaOp) (transport.MetaRes
 	}
 	ctx, cancel := f.opContext(ctx)
 	defer cancel()
+	f.echoes.sent(op)
 	r, err := f.batch.Do(ctx, op)
+	f.echoes.sent(op)
 	if err != nil {
 		return r, err
 	}

@@ -174,7 +174,9 @@ func (f *fileNode) upload(ctx context.Context) error {
 		up.Mode = &perm
 	}
 	_ = st.SetVMPath(p)
+	f.fsys.echoes.uploaded(p)
 	res := f.fsys.uploads.Do(ctx, up)
+	f.fsys.echoes.uploaded(p)
 	if res.Err != nil {
 		f.fsys.logf("upload %q: %v (changes kept in local staging)", p, res.Err)
 		return res.Err

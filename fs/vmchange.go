@@ -11,13 +11,15 @@ import (
 // of each path, of its directory's listing and of its directory's
 // attributes goes, and the kernel is told to forget the name and the
 // file's attributes and pages, so the next look asks the VM. Paths
-// outside the mounted root are ignored. The feed reports this mount's
-// own changes too; forgetting them costs a lookup, never a wrong answer,
-// because changes still deferred travel ahead of the lookup's fetch.
+// outside the mounted root are ignored, and so are the echoes of the
+// mount's own changes (echoes): the feed reports those too. A directory
+// that exists stays in the kernel (only its attributes go): it may be a
+// process's working directory, which an invalidated name would make
+// unreachable.
 func (f *FS) VMChanged(paths []string) {
 	var inRoot []string
 	for _, p := range paths {
-		if p != f.opts.Root && !isBelow(p, f.opts.Root) {
+		if p != f.opts.Root && !isBelow(p, f.opts.Root) || f.echoes.isEcho(p) {
 			continue
 		}
 		f.meta.forget(p)
@@ -33,7 +35,8 @@ func (f *FS) VMChanged(paths []string) {
 
 // VMChangedAll records that changes on the VM were lost (the feed
 // overflowed): every cached attribute and listing goes, and the kernel
-// forgets every name and attribute it holds of the mount.
+// forgets every attribute it holds of the mount and the names of its
+// files.
 func (f *FS) VMChangedAll() {
 	f.meta.forgetAll()
 	go func() {
@@ -43,14 +46,17 @@ func (f *FS) VMChangedAll() {
 	}()
 }
 
-// forgetBelow tells the kernel to forget every name below dir, and the
-// attributes and pages of every node it holds there.
+// forgetBelow tells the kernel to forget the names of the files below
+// dir and the attributes and pages of every node it holds there;
+// directories keep their names (see VMChanged).
 func forgetBelow(dir *gofs.Inode) {
 	for name, ch := range dir.Children() {
-		_ = ch.NotifyContent(0, 0)
 		if ch.IsDir() {
+			_ = ch.NotifyContent(-1, 0)
 			forgetBelow(ch)
+			continue
 		}
+		_ = ch.NotifyContent(0, 0)
 		_ = dir.NotifyEntry(name)
 	}
 }
@@ -76,10 +82,16 @@ func (f *FS) notifyChanged(paths []string) {
 			continue
 		}
 		last := names[len(names)-1]
-		if ch := dir.GetChild(last); ch != nil {
+		ch := dir.GetChild(last)
+		switch {
+		case ch != nil && ch.IsDir():
+			_ = ch.NotifyContent(-1, 0) // attributes; the name stays (see VMChanged)
+		case ch != nil:
 			_ = ch.NotifyContent(0, 0)
+			_ = dir.NotifyEntry(last)
+		default:
+			_ = dir.NotifyEntry(last) // a negative entry the kernel may hold
 		}
-		_ = dir.NotifyEntry(last)
 		_ = dir.NotifyContent(-1, 0)
 	}
 }

@@ -42,6 +42,10 @@ type UploadResult struct {
 // tempPrefix and tempSuffix frame the temporary name of an upload.
 const tempPrefix, tempSuffix = ".arkerfs-", ".tmp"
 
+// TempPrefix begins the name of every temporary file the client makes on
+// the VM next to the file it is for.
+const TempPrefix = tempPrefix
+
 // upload is one file on its way: the Upload, its temporary name and
 // upload_id, and its digest.
 type upload struct {
