@@ -26,6 +26,8 @@ var (
 		{[]string{"rsync"}, rsyncTree},
 		{[]string{"ls-dir-cold", "ls-dir-warm"}, lsDir},
 		{[]string{"scan"}, scan},
+		{[]string{"deep4-runs", "deep4-agent", "deep8-runs", "deep8-agent"}, deepScan},
+		{[]string{"vm-change"}, vmChange},
 		{[]string{"git-status-cold", "git-status-warm"}, gitStatus},
 		{[]string{"saves"}, saves},
 		{[]string{"untar"}, untar},

@@ -120,5 +120,30 @@ func (m *mount) logTail() string {
 	return strings.TrimSpace(string(b))
 }
 
+// waitAgent waits until the mount's log says which path metadata takes:
+// an error unless it is the agent.
+func (m *mount) waitAgent(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, mountWait)
+	defer cancel()
+	tick := time.NewTicker(pollEvery)
+	defer tick.Stop()
+	for {
+		b, _ := os.ReadFile(m.log)
+		switch {
+		case strings.Contains(string(b), "metadata goes through the agent"):
+			return nil
+		case strings.Contains(string(b), "metadata goes through runs"):
+			return fmt.Errorf("the mount did not start its agent: %s", m.logTail())
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the mount's agent did not answer within %v: %s", mountWait, m.logTail())
+		case <-m.done:
+			return fmt.Errorf("arkerfs mount exited (%v): %s", m.err, m.logTail())
+		case <-tick.C:
+		}
+	}
+}
+
 // path is a path inside the mount.
 func (m *mount) path(rel string) string { return m.dir + "/" + rel }

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// The agent's workloads: scans of deep trees with and without it, and how
+// soon a change made inside the VM shows through the mount.
+
+// deepDirs is how many leaf directories the deep trees spread their files
+// over (the issue's 100 directories).
+const deepDirs = 100
+
+// deepTree makes files files in deepDirs leaf directories depth levels
+// below root (each level a fan-out that reaches deepDirs leaves).
+func deepTree(root string, depth, files int) error {
+	leaf := func(i int) string {
+		parts := make([]string, depth)
+		for l := range depth {
+			parts[l] = fmt.Sprintf("l%d-%d", l, i%(l+2))
+		}
+		parts[depth-1] = fmt.Sprintf("leaf%03d", i)
+		return filepath.Join(append([]string{root}, parts...)...)
+	}
+	data := make([]byte, 256)
+	for i := range files {
+		d := leaf(i % deepDirs)
+		if i < deepDirs {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return err
+			}
+		}
+		copy(data, fmt.Sprintf("file %d\n", i))
+		if err := os.WriteFile(filepath.Join(d, fmt.Sprintf("f%05d.txt", i)), data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deepScan runs find and ls -lR over ScanFiles files in deepDirs leaf
+// directories at depths 4 and 8, each on a fresh mount, on the run path
+// (at most 10 requests, as the flat scan) and with the agent (at most 3
+// requests, and at most twice local disk plus 3 round trips).
+func deepScan(ctx context.Context, r *rig, lat time.Duration) ([]*row, error) {
+	var rows []*row
+	script := `find "$1" >/dev/null && ls -lR "$1" >/dev/null`
+	for _, depth := range []int{4, 8} {
+		dir := fmt.Sprintf("deep%d", depth)
+		if err := r.fx.once(dir, func() error { return deepTree(r.vm(dir), depth, r.sz.ScanFiles) }); err != nil {
+			return rows, err
+		}
+		local, _, err := sh(ctx, r.root, script, []string{r.vm(dir)})
+		if err != nil {
+			return rows, err
+		}
+		for _, agent := range []bool{false, true} {
+			w := &row{ID: fmt.Sprintf("deep%d-runs", depth), Title: fmt.Sprintf("find + ls -lR, cold, depth %d, runs", depth),
+				Work: fmt.Sprintf("%d files in %d dirs %d levels down", r.sz.ScanFiles, deepDirs, depth)}
+			if agent {
+				w.ID, w.Title = fmt.Sprintf("deep%d-agent", depth), fmt.Sprintf("find + ls -lR, cold, depth %d, agent", depth)
+			}
+			rows = append(rows, w)
+			m, err := r.mount(ctx, mountOpts{agent: agent})
+			if err != nil {
+				return rows, err
+			}
+			d, _, err := sh(ctx, r.root, script, []string{m.path(dir)})
+			if err != nil {
+				m.unmount()
+				return rows, err
+			}
+			w.setCounts(r.snapshot())
+			w.setTimes(d, local, 0)
+			if agent {
+				bound := 2*local + 3*2*lat
+				w.Checks = append(w.Checks,
+					newCheck("requests", "requests", "<=", 3, float64(w.ReqTotal), "requests"),
+					newCheck("time", "time vs 2 × local + 3 round trips (s)", "<=", bound.Seconds(), d.Seconds(), "s"))
+			} else {
+				w.Checks = append(w.Checks, newCheck("requests", "requests", "<=", 10, float64(w.ReqTotal), "requests"))
+			}
+			if err := m.unmount(); err != nil {
+				return rows, err
+			}
+		}
+	}
+	return rows, nil
+}
+
+// vmChange measures how soon a file made inside the VM shows through a
+// mount with the agent, default TTLs, after the mount has listed its
+// directory: the change feed's latency. Target: within 1 s.
+func vmChange(ctx context.Context, r *rig, lat time.Duration) ([]*row, error) {
+	w := &row{ID: "vm-change", Title: "a file made inside the VM shows through the mount",
+		Work: "stat through the mount every 5 ms after the VM makes the file, default TTLs, agent"}
+	rows := []*row{w}
+	dir := "changes"
+	if err := os.MkdirAll(r.vm(dir), 0o755); err != nil {
+		return rows, err
+	}
+	m, err := r.mount(ctx, mountOpts{agent: true})
+	if err != nil {
+		return rows, err
+	}
+	defer m.unmount()
+	const rounds = 5
+	var worst, total time.Duration
+	for i := range rounds {
+		name := fmt.Sprintf("new%d-%d", lat.Milliseconds(), i)
+		if _, err := os.ReadDir(m.path(dir)); err != nil { // cached: "not there" is known
+			return rows, err
+		}
+		if _, err := os.Stat(m.path(dir + "/" + name)); !os.IsNotExist(err) {
+			return rows, fmt.Errorf("%s before it was made: %v", name, err)
+		}
+		start := time.Now()
+		if err := os.WriteFile(r.vm(dir+"/"+name), []byte("made on the VM"), 0o644); err != nil {
+			return rows, err
+		}
+		for {
+			if _, err := os.Stat(m.path(dir + "/" + name)); err == nil {
+				break
+			} else if !os.IsNotExist(err) {
+				return rows, err
+			}
+			if time.Since(start) > 30*time.Second {
+				return rows, fmt.Errorf("%s made on the VM did not show within 30 s", name)
+			}
+			time.Sleep(5 * time.Millisecond) // the poll of a user looking again
+		}
+		d := time.Since(start)
+		total += d
+		worst = max(worst, d)
+	}
+	w.setCounts(r.snapshot())
+	w.setTimes(total/rounds, 0, 0)
+	w.extra("worst_s", worst.Seconds())
+	w.Work += fmt.Sprintf("; mean of %d rounds", rounds)
+	w.Checks = append(w.Checks, newCheck("visible", "worst time to show (s)", "<=", 1, worst.Seconds(), "s"))
+	return rows, m.unmount()
+}
