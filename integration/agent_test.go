@@ -219,13 +219,13 @@ func TestAgentSeesVMChanges(t *testing.T) {
 	})
 }
 
-// TestStatusShowsMetadataPath mounts with the arkerfs command, which
-// starts its agent on the VM by itself, and checks that arkerfs status
+// TestStatusShowsMetadataPath mounts with the arkerfs command and
+// --agent, which starts its agent on the VM by itself, and checks that arkerfs status
 // lists the mount with the path its metadata takes: first the agent,
 // then, with the ingress denied and the agent given up, runs.
 func TestStatusShowsMetadataPath(t *testing.T) {
 	c := newCLIEnv(t)
-	if r := c.run(c.apiEnv(), "mount", "local", c.mnt); r.code != 0 {
+	if r := c.run(c.apiEnv(), "mount", "--agent", "local", c.mnt); r.code != 0 {
 		t.Fatalf("mount: exit %d\nstdout: %s\nstderr: %s\nlog: %s", r.code, r.stdout, r.stderr, c.logs())
 	}
 	line := func() string {

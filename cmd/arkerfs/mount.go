@@ -45,7 +45,7 @@ type mountFlags struct {
 	api                               apiFlags
 	root                              string
 	readOnly, allowOther              bool
-	noAgent                           bool
+	agent                             bool
 	cacheDir                          string
 	cacheSizeMiB, diskCacheMiB        int64
 	attrTTL, entryTTL, dirTTL, negTTL time.Duration
@@ -57,7 +57,7 @@ func (m *mountFlags) register(fl *flag.FlagSet) {
 	fl.StringVar(&m.root, "root", "/home/user", "VM directory to mount (/home/user or a directory below it)")
 	fl.BoolVar(&m.readOnly, "read-only", false, "mount read-only")
 	fl.BoolVar(&m.allowOther, "allow-other", false, "let other local users access the mount (needs user_allow_other in /etc/fuse.conf)")
-	fl.BoolVar(&m.noAgent, "no-agent", false, "answer metadata through runs only: do not start the arkerfs agent on the VM")
+	fl.BoolVar(&m.agent, "agent", false, "start the arkerfs agent on the VM and answer metadata through it (experimental; runs otherwise)")
 	fl.StringVar(&m.cacheDir, "cache-dir", defaultCacheDir(), "directory for staged writes and the disk block cache")
 	fl.Int64Var(&m.cacheSizeMiB, "cache-size", 256, "memory block cache budget in MiB")
 	fl.Int64Var(&m.diskCacheMiB, "disk-cache-size", 0, "disk block cache in --cache-dir, in MiB (0 = none): blocks evicted from memory spill there")
@@ -229,7 +229,7 @@ func serveMount(client *transport.Client, vm, mnt string, m *mountFlags, rootAtt
 		return s.fail(fmt.Errorf("mounting %s: %w", mnt, err))
 	}
 	s.mounted(vm, m.root, mnt)
-	if !m.noAgent {
+	if m.agent {
 		go startAgent(client, fsys, m.root, m.api.timeout, s.log, s.lock)
 	}
 	go unmountOnSignal(server, mnt, s.notices())

@@ -119,9 +119,9 @@ func (r *rig) snapshot() counts {
 // mountOpts are the knobs of one mount.
 type mountOpts struct {
 	cacheMiB int // --cache-size; 0 = the binary's default
-	// agent lets the mount start its agent on the VM and waits until
-	// metadata goes through it; without it the mount runs --no-agent, so
-	// the rows that do not name the agent measure the run path.
+	// agent mounts with --agent and waits until metadata goes through
+	// the agent; the rows that do not name the agent measure the run
+	// path.
 	agent bool
 }
 
@@ -141,8 +141,8 @@ func (r *rig) mount(ctx context.Context, o mountOpts) (*mount, error) {
 	if o.cacheMiB > 0 {
 		args = append(args, "--cache-size", fmt.Sprint(o.cacheMiB))
 	}
-	if !o.agent {
-		args = append(args, "--no-agent")
+	if o.agent {
+		args = append(args, "--agent")
 	}
 	args = append(args, r.emuOpts.VMID, dir)
 	m, err := startMount(ctx, r.cfg.bin, args, dir, r.mountEnv(), filepath.Join(r.root, fmt.Sprintf("mount%02d.log", r.nMount)))
