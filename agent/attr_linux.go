@@ -3,8 +3,6 @@
 package agent
 
 import (
-	"math"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/arker-ai/arkerfs/transport/helper"
@@ -16,7 +14,7 @@ import (
 // st_dev as the number %D prints, times in nanoseconds, saturated.
 func attrOf(st *unix.Stat_t) helper.Attr {
 	return helper.Attr{
-		Type:    typeOf(st.Mode),
+		Type:    helper.TypeOfMode(st.Mode),
 		Perm:    st.Mode & 0o7777,
 		Nlink:   uint32(st.Nlink),
 		UID:     st.Uid,
@@ -25,52 +23,10 @@ func attrOf(st *unix.Stat_t) helper.Attr {
 		Blocks:  int64(st.Blocks),
 		Ino:     st.Ino,
 		Dev:     uint64(st.Dev),
-		AtimeNs: joinTime(int64(st.Atim.Sec), int64(st.Atim.Nsec)),
-		MtimeNs: joinTime(int64(st.Mtim.Sec), int64(st.Mtim.Nsec)),
-		CtimeNs: joinTime(int64(st.Ctim.Sec), int64(st.Ctim.Nsec)),
+		AtimeNs: helper.JoinTime(int64(st.Atim.Sec), int64(st.Atim.Nsec)),
+		MtimeNs: helper.JoinTime(int64(st.Mtim.Sec), int64(st.Mtim.Nsec)),
+		CtimeNs: helper.JoinTime(int64(st.Ctim.Sec), int64(st.Ctim.Nsec)),
 	}
-}
-
-// typeOf is the file type of mode, as find's %y names it.
-func typeOf(mode uint32) helper.FileType {
-	switch mode & unix.S_IFMT {
-	case unix.S_IFREG:
-		return helper.TypeRegular
-	case unix.S_IFDIR:
-		return helper.TypeDir
-	case unix.S_IFLNK:
-		return helper.TypeSymlink
-	case unix.S_IFIFO:
-		return helper.TypeFIFO
-	case unix.S_IFSOCK:
-		return helper.TypeSocket
-	case unix.S_IFCHR:
-		return helper.TypeChar
-	case unix.S_IFBLK:
-		return helper.TypeBlock
-	}
-	return 0
-}
-
-// joinTime is sec*1e9+nsec (0 <= nsec < 1e9), saturated at the ends of
-// int64: what helper.Parse makes of find's [-]SEC.FRACTION.
-func joinTime(sec, nsec int64) int64 {
-	const (
-		second = int64(1e9)
-		maxSec = math.MaxInt64 / second
-		maxNs  = math.MaxInt64 % second
-		minSec = math.MinInt64/second - 1
-		minNs  = second + math.MinInt64%second
-	)
-	switch {
-	case sec > maxSec || sec == maxSec && nsec > maxNs:
-		return math.MaxInt64
-	case sec < minSec || sec == minSec && nsec < minNs:
-		return math.MinInt64
-	case sec < 0:
-		return (sec+1)*second + (nsec - second)
-	}
-	return sec*second + nsec
 }
 
 // readlinkAt is the content of the symlink name in the directory dirfd

@@ -65,10 +65,10 @@ func (d *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	for _, e := range entries {
 		seen[e.Name] = true
 		ino := e.Attr.Ino
-		if ch := d.GetChild(e.Name); ch != nil && ch.StableAttr().Mode == typeBits(e.Attr.Type) {
+		if ch := d.GetChild(e.Name); ch != nil && ch.StableAttr().Mode == e.Attr.Type.ModeBits() {
 			ino = ch.StableAttr().Ino
 		}
-		list = append(list, fuse.DirEntry{Name: e.Name, Mode: typeBits(e.Attr.Type), Ino: ino})
+		list = append(list, fuse.DirEntry{Name: e.Name, Mode: e.Attr.Type.ModeBits(), Ino: ino})
 	}
 	// Files created here and not yet uploaded are listed too.
 	for name, ch := range d.Children() {

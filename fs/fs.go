@@ -193,29 +193,10 @@ func (n *node) readOnly() syscall.Errno {
 	return 0
 }
 
-// typeBits maps a helper file type to the S_IFMT bits.
-func typeBits(t helper.FileType) uint32 {
-	switch t {
-	case helper.TypeDir:
-		return syscall.S_IFDIR
-	case helper.TypeSymlink:
-		return syscall.S_IFLNK
-	case helper.TypeFIFO:
-		return syscall.S_IFIFO
-	case helper.TypeSocket:
-		return syscall.S_IFSOCK
-	case helper.TypeChar:
-		return syscall.S_IFCHR
-	case helper.TypeBlock:
-		return syscall.S_IFBLK
-	}
-	return syscall.S_IFREG
-}
-
 // fillAttr converts VM attributes into the kernel's form. Owner is the
 // mounting user (DESIGN decision 7); mode and times are the VM's.
 func (f *FS) fillAttr(a *helper.Attr, out *fuse.Attr) {
-	out.Mode = typeBits(a.Type) | a.Perm&07777
+	out.Mode = a.Type.ModeBits() | a.Perm&07777
 	out.Size = uint64(a.Size)
 	out.Blocks = uint64(a.Blocks)
 	out.Nlink = a.Nlink
@@ -240,7 +221,7 @@ func (f *FS) fillAttr(a *helper.Attr, out *fuse.Attr) {
 // existing child of the same type keeps its identity (its inode number and
 // open state); otherwise a new node is made with the VM's inode number.
 func (f *FS) newChild(ctx context.Context, dir *gofs.Inode, name string, e *helper.Entry) *gofs.Inode {
-	mode := typeBits(e.Attr.Type)
+	mode := e.Attr.Type.ModeBits()
 	if ch := dir.GetChild(name); ch != nil && ch.StableAttr().Mode == mode {
 		return ch
 	}

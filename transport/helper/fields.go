@@ -100,11 +100,13 @@ func parseTime(s string) (int64, error) {
 	if neg {
 		sec = -sec
 	}
-	return joinTime(sec, nsec), nil
+	return JoinTime(sec, nsec), nil
 }
 
-// joinTime is sec*1e9+nsec (0 <= nsec < 1e9), saturated.
-func joinTime(sec, nsec int64) int64 {
+// JoinTime is sec*1e9+nsec (0 <= nsec < 1e9), saturated at the ends of
+// int64: the nanoseconds Parse makes of find's [-]SEC.FRACTION, and the
+// agent of a stat's timespec.
+func JoinTime(sec, nsec int64) int64 {
 	const (
 		second = int64(1e9)
 		maxSec = math.MaxInt64 / second        // 9223372036

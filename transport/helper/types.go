@@ -5,6 +5,8 @@
 // transport sends the command and hands the output back here.
 package helper
 
+import "syscall"
+
 // FileType is the kind of a file on the VM.
 type FileType uint8
 
@@ -18,6 +20,37 @@ const (
 	TypeChar                        // c
 	TypeBlock                       // b
 )
+
+// ModeBits is t's S_IFMT bits (a regular file's for an unknown type).
+func (t FileType) ModeBits() uint32 {
+	for _, m := range modeBits {
+		if m.t == t {
+			return m.bits
+		}
+	}
+	return syscall.S_IFREG
+}
+
+// TypeOfMode is the file type of a stat mode's S_IFMT bits, 0 for none
+// of the seven.
+func TypeOfMode(mode uint32) FileType {
+	for _, m := range modeBits {
+		if m.bits == mode&syscall.S_IFMT {
+			return m.t
+		}
+	}
+	return 0
+}
+
+// modeBits pairs each file type with its S_IFMT bits.
+var modeBits = []struct {
+	t    FileType
+	bits uint32
+}{
+	{TypeRegular, syscall.S_IFREG}, {TypeDir, syscall.S_IFDIR}, {TypeSymlink, syscall.S_IFLNK},
+	{TypeFIFO, syscall.S_IFIFO}, {TypeSocket, syscall.S_IFSOCK}, {TypeChar, syscall.S_IFCHR},
+	{TypeBlock, syscall.S_IFBLK},
+}
 
 // Attr is a file's attributes as the VM reports them (lstat: symlinks are
 // not followed). Times are nanoseconds since the Unix epoch.
