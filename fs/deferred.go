@@ -618,20 +618,29 @@ func (f *FS) forgetAttr(path string) {
 // the mount has nodes down to that directory. It runs apart: the kernel
 // may hold the directory's lock in the operation that called us.
 func (f *FS) atNode(path string, fn func(dir *gofs.Inode, name string)) {
+	go func() {
+		if dir, name, ok := f.dirNodeOf(path); ok {
+			fn(dir, name)
+		}
+	}()
+}
+
+// dirNodeOf finds the kernel node of the directory of path, a VM path
+// strictly below the root, and path's last name; ok is false when the
+// mount has no node down to that directory.
+func (f *FS) dirNodeOf(path string) (dir *gofs.Inode, name string, ok bool) {
 	rel, ok := strings.CutPrefix(path, f.opts.Root+"/")
 	if !ok || rel == "" {
-		return
+		return nil, "", false
 	}
-	go func() {
-		dir := f.root.EmbeddedInode()
-		names := strings.Split(rel, "/")
-		for _, name := range names[:len(names)-1] {
-			if dir = dir.GetChild(name); dir == nil {
-				return
-			}
+	dir = f.root.EmbeddedInode()
+	names := strings.Split(rel, "/")
+	for _, n := range names[:len(names)-1] {
+		if dir = dir.GetChild(n); dir == nil {
+			return nil, "", false
 		}
-		fn(dir, names[len(names)-1])
-	}()
+	}
+	return dir, names[len(names)-1], true
 }
 
 // deferSetattr answers a mode or time change from the cached attributes

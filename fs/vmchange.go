@@ -1,8 +1,6 @@
 package fs
 
 import (
-	"strings"
-
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 )
 
@@ -71,17 +69,10 @@ func (f *FS) notifyChanged(paths []string) {
 			_ = f.root.EmbeddedInode().NotifyContent(-1, 0)
 			continue
 		}
-		dir := f.root.EmbeddedInode()
-		names := strings.Split(strings.TrimPrefix(p, f.opts.Root+"/"), "/")
-		for _, name := range names[:len(names)-1] {
-			if dir = dir.GetChild(name); dir == nil {
-				break
-			}
-		}
-		if dir == nil {
+		dir, last, ok := f.dirNodeOf(p)
+		if !ok {
 			continue
 		}
-		last := names[len(names)-1]
 		ch := dir.GetChild(last)
 		switch {
 		case ch != nil && ch.IsDir():
