@@ -94,11 +94,7 @@ func (c *Client) meta(ctx context.Context, ops []MetaOp) (res []MetaResult, cut 
 	for _, batch := range helper.Split(send, helper.MaxCommandBytes) {
 		got, err := c.metaRun(ctx, batch)
 		if err != nil {
-			cut = make([]bool, len(ops))
-			for _, i := range idx[done:] {
-				res[i], cut[i] = MetaResult{Err: err}, true
-			}
-			return res, cut, err
+			return c.cutAll(res, idx[done:], err)
 		}
 		for k, r := range got {
 			res[idx[done+k]] = r
