@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -52,18 +51,10 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 // agentMain runs the agent until it is idle or ctx ends.
 func agentMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("agent", flag.ContinueOnError)
-	fl.SetOutput(io.Discard)
 	var f agentFlags
 	f.register(fl)
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, agentUsage)
-			fl.SetOutput(stdout)
-			fl.PrintDefaults()
-			return 0
-		}
-		fmt.Fprintf(stderr, "arkerfs agent: %v (see 'arkerfs agent -h')\n", err)
-		return 2
+	if code, done := parseCommand(fl, "agent", agentUsage, args, stdout, stderr); done {
+		return code
 	}
 	if fl.NArg() > 0 {
 		fmt.Fprintf(stderr, "arkerfs agent: unexpected argument %q (see 'arkerfs agent -h')\n", fl.Arg(0))

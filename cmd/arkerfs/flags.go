@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -70,4 +71,23 @@ func (a *apiFlags) config(vm string, stderr io.Writer) (transport.Config, error)
 func fail(stderr io.Writer, format string, args ...any) int {
 	fmt.Fprintf(stderr, "arkerfs: "+format+"\n", args...)
 	return 1
+}
+
+// parseCommand parses args into fl for the command name ("serve"): -h
+// prints usage and the flags on stdout, a bad flag one line on stderr.
+// When it returns done, the command exits with code.
+func parseCommand(fl *flag.FlagSet, name, usage string, args []string, stdout, stderr io.Writer) (code int, done bool) {
+	fl.SetOutput(io.Discard)
+	err := fl.Parse(args)
+	switch {
+	case err == nil:
+		return 0, false
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stdout, usage)
+		fl.SetOutput(stdout)
+		fl.PrintDefaults()
+		return 0, true
+	}
+	fmt.Fprintf(stderr, "arkerfs %s: %v (see 'arkerfs %s -h')\n", name, err, name)
+	return 2, true
 }

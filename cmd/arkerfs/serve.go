@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -98,18 +97,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 // serve runs the emulator until ctx ends. envKey is $ARKER_API_KEY.
 func serve(ctx context.Context, args []string, envKey string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fl.SetOutput(io.Discard)
 	var f serveFlags
 	f.register(fl)
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, serveUsage)
-			fl.SetOutput(stdout)
-			fl.PrintDefaults()
-			return 0
-		}
-		fmt.Fprintf(stderr, "arkerfs serve: %v (see 'arkerfs serve -h')\n", err)
-		return 2
+	if code, done := parseCommand(fl, "serve", serveUsage, args, stdout, stderr); done {
+		return code
 	}
 	if msg := f.check(fl.Args()); msg != "" {
 		fmt.Fprintf(stderr, "arkerfs serve: %s (see 'arkerfs serve -h')\n", msg)
