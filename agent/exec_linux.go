@@ -3,11 +3,8 @@
 package agent
 
 import (
-	"errors"
-
 	"golang.org/x/sys/unix"
 
-	"github.com/arker-ai/arkerfs/agent/proto"
 	"github.com/arker-ai/arkerfs/transport/helper"
 )
 
@@ -18,15 +15,8 @@ import (
 // ENOSYS. An op that helper.Validate rejects is answered with Validate's
 // error, as the client answers it without sending it to the script.
 func Exec(op helper.Op) helper.Result {
-	if !proto.Serves(op.Kind) {
-		return failed("ENOSYS", "not served by agent protocol 1")
-	}
-	if err := helper.Validate(op); err != nil {
-		var oe *helper.OpError
-		if errors.As(err, &oe) {
-			return helper.Result{Err: oe}
-		}
-		return failed("EINVAL", err.Error())
+	if r, refused := refusal(op); refused {
+		return r
 	}
 	switch op.Kind {
 	case helper.OpStat:

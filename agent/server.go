@@ -39,23 +39,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.URL.Path {
 	case proto.PathHello:
-		if r.Method != http.MethodGet {
-			w.Header().Set("Allow", http.MethodGet)
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		if !allow(w, r, http.MethodGet) {
 			return
 		}
 		writeJSON(w, proto.Hello{Version: h.version, Protocol: proto.Version, Root: []byte(m.root)})
 	case proto.PathOps:
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		if !allow(w, r, http.MethodPost) {
 			return
 		}
 		h.ops(w, r, m)
 	case proto.PathEvents:
-		if r.Method != http.MethodGet {
-			w.Header().Set("Allow", http.MethodGet)
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		if !allow(w, r, http.MethodGet) {
 			return
 		}
 		h.events(w, r, m)
@@ -101,20 +95,40 @@ func (h *handler) ops(w http.ResponseWriter, r *http.Request, m *mount) {
 // run answers one op of mount m: a kind protocol 1 serves, valid, on
 // paths in the mount's root (else EACCES), by exec.
 func (h *handler) run(m *mount, op helper.Op) helper.Result {
-	if !proto.Serves(op.Kind) {
-		return failed("ENOSYS", "not served by agent protocol 1")
-	}
-	if err := helper.Validate(op); err != nil {
-		var oe *helper.OpError
-		if errors.As(err, &oe) {
-			return helper.Result{Err: oe}
-		}
-		return failed("EINVAL", err.Error())
+	if r, refused := refusal(op); refused {
+		return r
 	}
 	if !within(m.root, op.Path) || op.Path2 != "" && !within(m.root, op.Path2) {
 		return failed("EACCES", "outside the mount's root")
 	}
 	return h.exec(op)
+}
+
+// refusal answers an op that is not run at all: a kind protocol 1 does
+// not serve (ENOSYS), or one helper.Validate rejects (its errno, as the
+// client answers it without sending it to the script).
+func refusal(op helper.Op) (helper.Result, bool) {
+	if !proto.Serves(op.Kind) {
+		return failed("ENOSYS", "not served by agent protocol 1"), true
+	}
+	if err := helper.Validate(op); err != nil {
+		var oe *helper.OpError
+		if errors.As(err, &oe) {
+			return helper.Result{Err: oe}, true
+		}
+		return failed("EINVAL", err.Error()), true
+	}
+	return helper.Result{}, false
+}
+
+// allow answers 405 and reports false unless r's method is method.
+func allow(w http.ResponseWriter, r *http.Request, method string) bool {
+	if r.Method == method {
+		return true
+	}
+	w.Header().Set("Allow", method)
+	http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	return false
 }
 
 // failed is a result that failed with errno and msg.
