@@ -148,9 +148,15 @@ func (r *rig) writeSource(ctx context.Context) (string, string, error) {
 // smallTree writes files files of size bytes spread over dirs
 // directories under root.
 func smallTree(root string, dirs, files, size int) error {
+	return spreadFiles(dirs, files, size, func(i int) string { return filepath.Join(root, fmt.Sprintf("d%03d", i)) })
+}
+
+// spreadFiles writes files files of size bytes, file i in directory
+// dirOf(i%dirs), making each directory before its first file.
+func spreadFiles(dirs, files, size int, dirOf func(int) string) error {
 	data := make([]byte, size)
 	for i := 0; i < files; i++ {
-		d := filepath.Join(root, fmt.Sprintf("d%03d", i%dirs))
+		d := dirOf(i % dirs)
 		if i < dirs {
 			if err := os.MkdirAll(d, 0o755); err != nil {
 				return err

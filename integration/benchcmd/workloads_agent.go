@@ -26,20 +26,7 @@ func deepTree(root string, depth, files int) error {
 		parts[depth-1] = fmt.Sprintf("leaf%03d", i)
 		return filepath.Join(append([]string{root}, parts...)...)
 	}
-	data := make([]byte, 256)
-	for i := range files {
-		d := leaf(i % deepDirs)
-		if i < deepDirs {
-			if err := os.MkdirAll(d, 0o755); err != nil {
-				return err
-			}
-		}
-		copy(data, fmt.Sprintf("file %d\n", i))
-		if err := os.WriteFile(filepath.Join(d, fmt.Sprintf("f%05d.txt", i)), data, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
+	return spreadFiles(deepDirs, files, 256, leaf)
 }
 
 // deepScan runs find and ls -lR over ScanFiles files in deepDirs leaf
