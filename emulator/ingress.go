@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"context"
+	"errors"
 	"log"
 	"net"
 	"net/http"
@@ -247,6 +248,15 @@ func (s *Server) serveIngress(w http.ResponseWriter, r *http.Request, port int, 
 	if aerr := s.authorize(r); aerr != nil {
 		fail(aerr)
 		return
+	}
+	// The guest may answer before the proxy has finished sending it the
+	// request body (and the proxy's transport reads the body once more
+	// after its declared length). An HTTP/1 server closes the inbound body
+	// when the answer starts unless it is full duplex; closed, that last
+	// read fails and the transport tears down the guest connection in the
+	// middle of the answer (golang/go#40747).
+	if err := http.NewResponseController(w).EnableFullDuplex(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		s.logf("emulator: ingress: full duplex: %v", err)
 	}
 	ctx := context.WithValue(r.Context(), ingressPortKey{}, port)
 	s.ingress.ServeHTTP(rw, r.WithContext(ctx))

@@ -23,6 +23,10 @@ import (
 // testToken is the emulator's bearer token in tests.
 const testToken = "ark_test_key"
 
+// emulatorLogEnv, set non-empty, sends the emulator's log (every request
+// and its answer) to the test's log.
+const emulatorLogEnv = "ARKERFS_TEST_EMULATOR_LOG"
+
 // env is one mounted VM: the emulator serving home, and the mount.
 type env struct {
 	t      *testing.T
@@ -95,7 +99,11 @@ func newEnv(t *testing.T, options ...envOption) *env {
 	requireFUSE(t)
 	e := &env{t: t, home: t.TempDir(), mnt: t.TempDir()}
 	spec := contract(t)
-	emu, err := emulator.New(emulator.Options{Home: e.home, Token: testToken, Lineage: spec.Lineage(), Wrap: spec.Middleware})
+	eo := emulator.Options{Home: e.home, Token: testToken, Lineage: spec.Lineage(), Wrap: spec.Middleware}
+	if os.Getenv(emulatorLogEnv) != "" {
+		eo.Logf = t.Logf
+	}
+	emu, err := emulator.New(eo)
 	if err != nil {
 		t.Fatalf("emulator: %v", err)
 	}

@@ -147,11 +147,7 @@ func TestCpArchiveDoc(t *testing.T) {
 	if n == 0 {
 		t.Skip("nothing under /usr/share/doc")
 	}
-	// Through the agent this copy fails with EIO: an answer of the agent
-	// arrives cut short ("unexpected EOF") and the deferred mkdir it
-	// carried is reported as of unknown outcome. Not found yet; kept on
-	// runs until it is (the agent is opt-in meanwhile).
-	e := newEnv(t, withoutAgent())
+	e := newEnv(t)
 	e.sh(fmt.Sprintf("cp -a %q doc", src))
 	fsyncDir(t, e.path(""))
 	checked := 0
