@@ -57,7 +57,7 @@ func (m *mountFlags) register(fl *flag.FlagSet) {
 	fl.StringVar(&m.root, "root", "/home/user", "VM directory to mount (/home/user or a directory below it)")
 	fl.BoolVar(&m.readOnly, "read-only", false, "mount read-only")
 	fl.BoolVar(&m.allowOther, "allow-other", false, "let other local users access the mount (needs user_allow_other in /etc/fuse.conf)")
-	fl.BoolVar(&m.agent, "agent", false, "start the arkerfs agent on the VM and answer metadata through it (experimental; runs otherwise)")
+	fl.BoolVar(&m.agent, "agent", true, "start the arkerfs agent on the VM and answer metadata through it when it can (--agent=false: runs only)")
 	fl.StringVar(&m.cacheDir, "cache-dir", defaultCacheDir(), "directory for staged writes and the disk block cache")
 	fl.Int64Var(&m.cacheSizeMiB, "cache-size", 256, "memory block cache budget in MiB")
 	fl.Int64Var(&m.diskCacheMiB, "disk-cache-size", 0, "disk block cache in --cache-dir, in MiB (0 = none): blocks evicted from memory spill there")
