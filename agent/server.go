@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/arker-ai/arkerfs/agent/proto"
 	"github.com/arker-ai/arkerfs/transport/helper"
@@ -53,29 +54,21 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.events(w, r, m)
+	case proto.PathRead:
+		if !allow(w, r, http.MethodPost) {
+			return
+		}
+		h.read(w, r, m)
 	default:
 		http.Error(w, "no such endpoint", http.StatusNotFound)
 	}
 }
 
-// ops answers POST /v1/ops: a proto.Request of at most proto.MaxBody
-// bytes (else 413) and proto.MaxOps ops (else 400), no unknown fields;
-// one result per op, in order.
+// ops answers POST /v1/ops: a proto.Request (decodeBody) of at most
+// proto.MaxOps ops (else 400); one result per op, in order.
 func (h *handler) ops(w http.ResponseWriter, r *http.Request, m *mount) {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, proto.MaxBody))
-	dec.DisallowUnknownFields()
 	var req proto.Request
-	err := dec.Decode(&req)
-	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
-		err = errors.New("data after the request")
-	}
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			http.Error(w, "request body larger than the protocol allows", http.StatusRequestEntityTooLarge)
-			return
-		}
-		http.Error(w, "malformed request: "+err.Error(), http.StatusBadRequest)
+	if !decodeBody(w, r, &req) {
 		return
 	}
 	if len(req.Ops) > proto.MaxOps {
@@ -90,6 +83,65 @@ func (h *handler) ops(w http.ResponseWriter, r *http.Request, m *mount) {
 		resp.Results[i] = proto.FromResult(h.run(m, op.ToOp()))
 	}
 	writeJSON(w, resp)
+}
+
+// read answers POST /v1/read: a proto.ReadRequest (decodeBody) whose
+// offset, length and size are in range (else 400); 409 with a
+// proto.ReadFailure when the file cannot be read as asked, else 200 with
+// the bytes and the file's version in headers.
+func (h *handler) read(w http.ResponseWriter, r *http.Request, m *mount) {
+	var req proto.ReadRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if req.Offset < 0 || req.Length <= 0 || req.Length > proto.MaxRead || req.Size < 0 {
+		http.Error(w, "offset, length or size out of range", http.StatusBadRequest)
+		return
+	}
+	if !within(m.root, string(req.Path)) {
+		writeFailure(w, proto.ReadFailure{Errno: "EACCES", Message: "outside the mount's root"})
+		return
+	}
+	b, v, fail := readRange(req)
+	if fail != nil {
+		writeFailure(w, *fail)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.Header().Set(proto.HeaderSize, strconv.FormatInt(v.Size, 10))
+	w.Header().Set(proto.HeaderMtime, strconv.FormatInt(v.MtimeNs, 10))
+	w.Write(b)
+}
+
+// writeFailure answers 409 with f.
+func writeFailure(w http.ResponseWriter, f proto.ReadFailure) {
+	b, _ := json.Marshal(f) // a struct of strings and numbers always encodes
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusConflict)
+	w.Write(append(b, '\n'))
+}
+
+// decodeBody decodes r's JSON body into v: at most proto.MaxBody bytes
+// (else 413), one value with no unknown fields (else 400). It answers
+// the failure itself and reports whether v may be used.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, proto.MaxBody))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
+		err = errors.New("data after the request")
+	}
+	if err == nil {
+		return true
+	}
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		http.Error(w, "request body larger than the protocol allows", http.StatusRequestEntityTooLarge)
+		return false
+	}
+	http.Error(w, "malformed request: "+err.Error(), http.StatusBadRequest)
+	return false
 }
 
 // run answers one op of mount m: a kind protocol 1 serves, valid, on

@@ -371,6 +371,70 @@ func TestServer(t *testing.T) {
 		}
 	})
 
+	t.Run("read", func(t *testing.T) {
+		data := make([]byte, 3<<20)
+		for i := range data {
+			data[i] = byte(i * 7)
+		}
+		build(t, root, [][2]string{{"r/fifo", "|"}, {"r/sub/", ""}})
+		big := root + "/r/big\n\xff"
+		if err := os.WriteFile(big, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fi, _ := os.Stat(big)
+		mtime := fi.ModTime().UnixNano()
+		size := int64(len(data))
+		read := func(req proto.ReadRequest) (int, []byte) {
+			b, _ := json.Marshal(req)
+			return call(t, http.MethodPost, a.base+proto.PathRead, good, bytes.NewReader(b))
+		}
+		for _, c := range []struct {
+			name     string
+			req      proto.ReadRequest
+			from, to int64 // the bytes of data answered
+		}{
+			{"middle", proto.ReadRequest{Path: []byte(big), Offset: 1 << 20, Length: 4096, Size: size, MtimeNs: mtime}, 1 << 20, 1<<20 + 4096},
+			{"size only", proto.ReadRequest{Path: []byte(big), Offset: 5, Length: 10, Size: size}, 5, 15},
+			{"past the end", proto.ReadRequest{Path: []byte(big), Offset: size - 3, Length: 100, Size: size}, size - 3, size},
+			{"at the end", proto.ReadRequest{Path: []byte(big), Offset: size, Length: 100, Size: size}, size, size},
+			{"largest", proto.ReadRequest{Path: []byte(big), Offset: 0, Length: proto.MaxRead, Size: size}, 0, size},
+		} {
+			code, body := read(c.req)
+			if code != 200 || !bytes.Equal(body, data[c.from:c.to]) {
+				t.Errorf("%s: %d, %d bytes (%.80q), want bytes %d-%d", c.name, code, len(body), body, c.from, c.to)
+			}
+		}
+		for _, c := range []struct {
+			name  string
+			req   proto.ReadRequest
+			code  int
+			errno string
+		}{
+			{"other size", proto.ReadRequest{Path: []byte(big), Length: 1, Size: size - 1}, 409, "ESTALE"},
+			{"other mtime", proto.ReadRequest{Path: []byte(big), Length: 1, Size: size, MtimeNs: mtime + 1}, 409, "ESTALE"},
+			{"missing", proto.ReadRequest{Path: []byte(root + "/r/none"), Length: 1}, 409, "ENOENT"},
+			{"directory", proto.ReadRequest{Path: []byte(root + "/r/sub"), Length: 1}, 409, "EISDIR"},
+			{"fifo", proto.ReadRequest{Path: []byte(root + "/r/fifo"), Length: 1}, 409, "EINVAL"},
+			{"outside", proto.ReadRequest{Path: []byte(root + "2/secret"), Length: 1, Size: 1}, 409, "EACCES"},
+			{"unclean", proto.ReadRequest{Path: []byte(root + "/../user2/secret"), Length: 1, Size: 1}, 409, "EACCES"},
+			{"no length", proto.ReadRequest{Path: []byte(big), Size: size}, 400, ""},
+			{"too long", proto.ReadRequest{Path: []byte(big), Length: proto.MaxRead + 1, Size: size}, 400, ""},
+			{"negative offset", proto.ReadRequest{Path: []byte(big), Offset: -1, Length: 1, Size: size}, 400, ""},
+		} {
+			code, body := read(c.req)
+			var f proto.ReadFailure
+			if code != c.code || c.errno != "" && (json.Unmarshal(body, &f) != nil || f.Errno != c.errno) {
+				t.Errorf("%s: %d %s, want %d %s", c.name, code, body, c.code, c.errno)
+			}
+			if c.errno == "ESTALE" && (f.Size != size || f.MtimeNs != mtime) {
+				t.Errorf("%s: the failure says version %d/%d, want %d/%d", c.name, f.Size, f.MtimeNs, size, mtime)
+			}
+		}
+		if code, body := call(t, http.MethodGet, a.base+proto.PathRead, good, nil); code != 405 {
+			t.Errorf("GET read: %d %s", code, body)
+		}
+	})
+
 	t.Run("bad bodies", func(t *testing.T) {
 		many := proto.Request{Ops: make([]proto.Op, proto.MaxOps+1)}
 		for i := range many.Ops {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/arker-ai/arkerfs/agent/proto"
 	"github.com/arker-ai/arkerfs/transport/helper"
 )
 
@@ -19,3 +20,13 @@ func Exec(op helper.Op) helper.Result {
 
 // Run returns an error: the agent runs on Linux only.
 func Run(ctx context.Context, o Options) error { return errLinuxOnly }
+
+// fileVersion is a file's size and mtime.
+type fileVersion struct {
+	Size, MtimeNs int64
+}
+
+// readRange answers ENOSYS: the agent runs on Linux only.
+func readRange(proto.ReadRequest) ([]byte, fileVersion, *proto.ReadFailure) {
+	return nil, fileVersion{}, &proto.ReadFailure{Errno: "ENOSYS", Message: errLinuxOnly.Error()}
+}

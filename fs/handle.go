@@ -24,6 +24,7 @@ type fileHandle struct {
 	obj    *transport.Object // the VM's answer to a sync read; nil until needed
 	ver    string            // content version this handle reads
 	size   int64             // size of that version
+	mtime  int64             // mtime (ns) of that version, as the attributes gave it
 	reader *cache.FileReader // block-cache reader for ver; nil until needed
 	// tentative: ver comes from attributes seen within the TTL and no
 	// content is cached; the first read confirms it with a sync read.
@@ -62,15 +63,18 @@ func (h *fileHandle) revalidate(ctx context.Context) (string, error) {
 	cached := e.Attr.Size == 0 || f.fsys.blocks.Contains(cache.BlockKey{File: f.fileID, Version: ver, Index: 0})
 	h.pin(nil, ver, e.Attr.Size)
 	h.mu.Lock()
-	h.tentative = !cached
+	h.tentative, h.mtime = !cached, e.Attr.MtimeNs
 	h.mu.Unlock()
 	return ver, nil
 }
 
 // confirm checks a tentative version against the VM before anything is
-// read: one sync read, whose answer (for a small file, the content) the
-// first read then uses.
-func (h *fileHandle) confirm(ctx context.Context) error {
+// read at off. With a server that reads ranges (the agent), the block
+// that holds off is read with the version checked where the file is: one
+// request, and the read that follows finds the block cached. Otherwise,
+// or if the file turns out to be of another version, one sync read,
+// whose answer (for a small file, the content) the first read then uses.
+func (h *fileHandle) confirm(ctx context.Context, off int64) error {
 	h.mu.Lock()
 	tentative := h.tentative
 	h.mu.Unlock()
@@ -83,8 +87,42 @@ func (h *fileHandle) confirm(ctx context.Context) error {
 		// the VM has no name for its content any more (NFS says the same).
 		return syscall.ESTALE
 	}
+	if h.confirmByRange(ctx, p, off) {
+		return nil
+	}
 	_, err := h.syncRead(ctx, p)
 	return err
+}
+
+// confirmByRange reads the block at off of the tentative version from a
+// server that reads ranges, and pins that version if it is the file's.
+// It reports false when there is no such server or the read failed: the
+// caller then asks with a sync read, which says what the file is now.
+func (h *fileHandle) confirmByRange(ctx context.Context, p string, off int64) bool {
+	f := h.f
+	h.mu.Lock()
+	ver, size, mtime := h.ver, h.size, h.mtime
+	h.mu.Unlock()
+	obj, ok := f.fsys.client.OpenKnown(p, size, mtime)
+	if !ok {
+		return false
+	}
+	if bs := int64(f.fsys.blocks.BlockSize()); off < size {
+		start := off / bs * bs
+		block := make([]byte, min(bs, size-start))
+		ctx, cancel := f.fsys.opContext(ctx)
+		_, err := f.fsys.client.ReadAt(ctx, obj, block, start)
+		cancel()
+		if err != nil && err != io.EOF {
+			f.fsys.logf("read %q: the version seen in its attributes did not hold (%v): asking the VM", p, err)
+			obj.Release()
+			return false
+		}
+		f.fsys.blocks.Put(cache.BlockKey{File: f.fileID, Version: ver, Index: start / bs}, block)
+	}
+	f.fsys.blocks.DropOtherVersions(f.fileID, ver)
+	h.pin(obj, ver, size)
+	return true
 }
 
 // syncRead reads p's description (and a small file's content) and pins the
@@ -144,6 +182,9 @@ func (h *fileHandle) pin(obj *transport.Object, ver string, size int64) {
 	if h.obj != nil && h.obj != obj {
 		h.obj.Release()
 	}
+	if h.ver != ver {
+		h.mtime = 0 // unknown for this version until revalidate says
+	}
 	h.obj, h.ver, h.size, h.tentative = obj, ver, size, false
 }
 
@@ -174,7 +215,7 @@ func (h *fileHandle) read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 
 // remoteRead reads the pinned version through the block cache.
 func (h *fileHandle) remoteRead(ctx context.Context, dest []byte, off int64) (*cache.Pinned, error) {
-	r, err := h.cacheReader(ctx)
+	r, err := h.cacheReader(ctx, off)
 	if err != nil {
 		return nil, err
 	}
@@ -183,17 +224,17 @@ func (h *fileHandle) remoteRead(ctx context.Context, dest []byte, off int64) (*c
 
 // remoteReadAt copies bytes of the pinned version into dest.
 func (h *fileHandle) remoteReadAt(ctx context.Context, dest []byte, off int64) (int, error) {
-	r, err := h.cacheReader(ctx)
+	r, err := h.cacheReader(ctx, off)
 	if err != nil {
 		return 0, err
 	}
 	return r.ReadAt(ctx, dest, off)
 }
 
-// cacheReader confirms the pinned version and returns the handle's
-// reader of it.
-func (h *fileHandle) cacheReader(ctx context.Context) (*cache.FileReader, error) {
-	if err := h.confirm(ctx); err != nil {
+// cacheReader confirms the pinned version for a read at off and returns
+// the handle's reader of it.
+func (h *fileHandle) cacheReader(ctx context.Context, off int64) (*cache.FileReader, error) {
+	if err := h.confirm(ctx, off); err != nil {
 		return nil, err
 	}
 	h.mu.Lock()
@@ -245,10 +286,13 @@ func (h *fileHandle) fetch(ctx context.Context, p []byte, off int64) (int, error
 	return n, err
 }
 
-// object returns the sync-read answer for the pinned version.
+// object returns the Object the pinned version is read through: unless
+// refresh, the one the handle has, else one OpenKnown makes of the
+// version's attributes (no request) when a server reads ranges, else a
+// sync read's answer, which must be of the pinned version.
 func (h *fileHandle) object(ctx context.Context, refresh bool) (*transport.Object, error) {
 	h.mu.Lock()
-	obj, ver := h.obj, h.ver
+	obj, ver, size, mtime := h.obj, h.ver, h.size, h.mtime
 	h.mu.Unlock()
 	if obj != nil && !refresh {
 		return obj, nil
@@ -257,18 +301,21 @@ func (h *fileHandle) object(ctx context.Context, refresh bool) (*transport.Objec
 	if p == "" {
 		return nil, syscall.ESTALE // as in confirm
 	}
-	obj, err := h.f.fsys.client.Open(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	got, err := h.f.observe(ctx, p, obj)
-	if err == nil && got != ver {
-		err = &transport.Error{Code: transport.CodeStale, Op: "read", Path: p,
-			Message: fmt.Sprintf("file changed on the VM while open (version %s, now %s)", ver, got)}
-	}
-	if err != nil {
-		obj.Release()
-		return nil, err
+	obj, known := h.f.fsys.client.OpenKnown(p, size, mtime)
+	if refresh || !known || mtime == 0 {
+		var err error
+		if obj, err = h.f.fsys.client.Open(ctx, p); err != nil {
+			return nil, err
+		}
+		got, err := h.f.observe(ctx, p, obj)
+		if err == nil && got != ver {
+			err = &transport.Error{Code: transport.CodeStale, Op: "read", Path: p,
+				Message: fmt.Sprintf("file changed on the VM while open (version %s, now %s)", ver, got)}
+		}
+		if err != nil {
+			obj.Release()
+			return nil, err
+		}
 	}
 	h.mu.Lock()
 	if h.obj != nil {

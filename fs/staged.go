@@ -56,7 +56,7 @@ func (f *fileNode) fillLocked(ctx context.Context) (*cache.StagedFile, error) {
 	if _, err := h.revalidate(ctx); err != nil {
 		return nil, err
 	}
-	if err := h.confirm(ctx); err != nil {
+	if err := h.confirm(ctx, 0); err != nil {
 		return nil, err
 	}
 	if st == nil {

@@ -24,7 +24,8 @@ var errSpilled = errors.New("the object is being fetched whole")
 
 // ReadAt reads len(p) bytes of o at off with io.ReaderAt semantics: fewer
 // only at the end of the file, with io.EOF. An inline object is read from
-// memory. Otherwise, while the server honours Range (or it is not known
+// memory. Otherwise a server that reads ranges (the agent) reads it while
+// one is in use (read_server.go). Without one, while the server honours Range (or it is not known
 // yet), one ranged GET of the presigned URL fetches the range; once it is
 // known not to, the object is fetched whole, once, into a spill file in
 // Config.SpillDir (unlinked at once; Release closes it), and reads are
@@ -68,6 +69,12 @@ func (c *Client) ReadAt(ctx context.Context, o *Object, p []byte, off int64) (in
 		}
 	}
 	if s == nil {
+		if served, err := c.readThroughServer(ctx, o, p[:want], off); served {
+			if err != nil {
+				return 0, err
+			}
+			return int(want), eof
+		}
 		err := c.retry.do(ctx, "read", true, func(ctx context.Context) error {
 			return c.readRange(ctx, o, p[:want], off)
 		})

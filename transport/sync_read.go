@@ -26,6 +26,8 @@ type Object struct {
 	Size   int64
 	Inline []byte // the whole content when the server answered inline (or the file is fetched whole at Open); else nil
 
+	mtimeNs int64 // the version's mtime, when OpenKnown made o; 0: reads check the size alone
+
 	p     presigned
 	spill atomic.Pointer[spill] // the whole file on local disk, once fetched whole
 }

@@ -119,17 +119,39 @@ func turnedAway(status int) bool {
 func (c *Conn) call(ctx context.Context, method, path string, in, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
+	resp, err := c.send(ctx, method, path, in)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		return fmt.Errorf("agent: reading the answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return statusError(method, path, resp, b)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("agent: undecodable answer to %s: %w", path, err)
+	}
+	return nil
+}
+
+// send makes one request with the ingress's and the agent's credentials,
+// in JSON when in is not nil. A connection that could not be made wraps
+// transport.ErrNotDelivered.
+func (c *Conn) send(ctx context.Context, method, path string, in any) (*http.Response, error) {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return fmt.Errorf("agent: encoding the request: %w", err)
+			return nil, fmt.Errorf("agent: encoding the request: %w", err)
 		}
 		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
-		return fmt.Errorf("agent: %w", err)
+		return nil, fmt.Errorf("agent: %w", err)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.apiKey)
 	req.Header.Set(proto.HeaderMount, c.mount)
@@ -141,24 +163,19 @@ func (c *Conn) call(ctx context.Context, method, path string, in, out any) error
 	if err != nil {
 		var op *net.OpError
 		if errors.As(err, &op) && op.Op == "dial" {
-			return fmt.Errorf("agent: %w (%w)", err, transport.ErrNotDelivered)
+			return nil, fmt.Errorf("agent: %w (%w)", err, transport.ErrNotDelivered)
 		}
-		return fmt.Errorf("agent: %w", err)
+		return nil, fmt.Errorf("agent: %w", err)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-	if err != nil {
-		return fmt.Errorf("agent: reading the answer: %w", err)
+	return resp, nil
+}
+
+// statusError is the error of an answer other than 200, whose body (or
+// its start) is b.
+func statusError(method, path string, resp *http.Response, b []byte) error {
+	err := fmt.Errorf("agent: %s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(b[:min(len(b), 200)]))
+	if turnedAway(resp.StatusCode) {
+		err = fmt.Errorf("%w (%w)", err, transport.ErrNotDelivered)
 	}
-	if resp.StatusCode != http.StatusOK {
-		err := fmt.Errorf("agent: %s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(b[:min(len(b), 200)]))
-		if turnedAway(resp.StatusCode) {
-			err = fmt.Errorf("%w (%w)", err, transport.ErrNotDelivered)
-		}
-		return err
-	}
-	if err := json.Unmarshal(b, out); err != nil {
-		return fmt.Errorf("agent: undecodable answer to %s: %w", path, err)
-	}
-	return nil
+	return err
 }

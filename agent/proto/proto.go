@@ -19,6 +19,7 @@ const (
 	PathHello  = "/v1/hello"  // GET → Hello
 	PathOps    = "/v1/ops"    // POST Request → Response
 	PathEvents = "/v1/events" // GET ?after=SEQ&wait=SECONDS → Events
+	PathRead   = "/v1/read"   // POST ReadRequest → the bytes, or 409 ReadFailure
 )
 
 // Headers every request carries: the mount's id and its secret, as the
@@ -33,6 +34,38 @@ const (
 	MaxOps  = 1024
 	MaxBody = 4 << 20
 )
+
+// ReadRequest is the body of POST /v1/read: Length bytes of the regular
+// file Path from Offset, if it is still the version the client expects.
+// The agent answers 200 with the bytes (fewer only where the file ends)
+// and the file's size and mtime in HeaderSize and HeaderMtime; a file
+// that is not of Size bytes (or, when MtimeNs is not 0, of that mtime)
+// before or after the read is answered 409 with ESTALE, and any other
+// failure of the file 409 with its errno, as a ReadFailure.
+type ReadRequest struct {
+	Path    []byte `json:"path"`
+	Offset  int64  `json:"offset"`
+	Length  int64  `json:"length"` // 1 to MaxRead
+	Size    int64  `json:"size"`
+	MtimeNs int64  `json:"mtime_ns,omitempty"`
+}
+
+// ReadFailure is the body of a 409 answer to POST /v1/read.
+type ReadFailure struct {
+	Errno   string `json:"errno"`
+	Message string `json:"message,omitempty"`
+	Size    int64  `json:"size,omitempty"` // with ESTALE: the file's size now
+	MtimeNs int64  `json:"mtime_ns,omitempty"`
+}
+
+// Headers of a 200 answer to POST /v1/read.
+const (
+	HeaderSize  = "Arkerfs-Size"
+	HeaderMtime = "Arkerfs-Mtime-Ns"
+)
+
+// MaxRead bounds the bytes of one read.
+const MaxRead = 8 << 20
 
 // Hello is what GET /v1/hello answers: who serves.
 type Hello struct {

@@ -131,3 +131,81 @@ func vmChange(ctx context.Context, r *rig, lat time.Duration) ([]*row, error) {
 	w.Checks = append(w.Checks, newCheck("visible", "worst time to show (s)", "<=", 1, worst.Seconds(), "s"))
 	return rows, m.unmount()
 }
+
+// sparseName is the random-read benchmark's file on the VM: 1 GiB, sparse,
+// the cold large file.
+const (
+	sparseName = "sparse1g"
+	sparseSize = 1 << 30
+)
+
+// randRead reads 4 KiB at an offset in the middle of a cold 1 GiB file
+// (its attributes looked up first, as an open does), each on a fresh
+// mount: on the run path (a sync read and a ranged GET of its presigned
+// URL) and with the agent (target: 1 request, at most 1 MiB fetched).
+func randRead(ctx context.Context, r *rig, lat time.Duration) ([]*row, error) {
+	const off, n = 613<<20 + 40960, 4096
+	if err := r.fx.once(sparseName, func() error {
+		f, err := os.Create(r.vm(sparseName))
+		if err != nil {
+			return err
+		}
+		if err := f.Truncate(sparseSize); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	}); err != nil {
+		return nil, err
+	}
+	var rows []*row
+	for _, agent := range []bool{false, true} {
+		w := &row{ID: "rand4k-runs", Title: "4 KiB read in the middle of a cold 1 GiB file, runs",
+			Work: fmt.Sprintf("pread of %d bytes at %d after a stat, fresh mount", n, off), Bytes: n}
+		if agent {
+			w.ID, w.Title = "rand4k-agent", "4 KiB read in the middle of a cold 1 GiB file, agent"
+		}
+		rows = append(rows, w)
+		m, err := r.mount(ctx, mountOpts{agent: agent})
+		if err != nil {
+			return rows, err
+		}
+		if _, err := os.Stat(m.path(sparseName)); err != nil {
+			m.unmount()
+			return rows, err
+		}
+		r.reset()
+		start := time.Now()
+		err = readAt(m.path(sparseName), off, n)
+		d := time.Since(start)
+		if err != nil {
+			m.unmount()
+			return rows, err
+		}
+		w.setCounts(r.snapshot())
+		w.setTimes(d, 0, 0)
+		if agent {
+			w.Checks = append(w.Checks,
+				newCheck("requests", "requests", "<=", 1, float64(w.ReqTotal), "requests"),
+				newCheck("fetched", "bytes fetched (MiB)", "<=", 1, float64(w.BytesOut)/(1<<20), "MiB"))
+		}
+		if err := m.unmount(); err != nil {
+			return rows, err
+		}
+	}
+	return rows, nil
+}
+
+// readAt opens p, reads n bytes at off and closes it.
+func readAt(p string, off int64, n int) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	buf := make([]byte, n)
+	if _, err := f.ReadAt(buf, off); err != nil {
+		return fmt.Errorf("reading %s at %d: %w", p, off, err)
+	}
+	return f.Close()
+}
