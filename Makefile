@@ -15,8 +15,15 @@ PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 
 all: build
 
+## build: bin/arkerfs, static (no cgo: it is also the agent a mount puts on a
+## linux VM of its arch), and the agent builds for linux VMs of either arch
+## beside it (bin/arkerfs-linux-amd64, bin/arkerfs-linux-arm64), which a
+## mount uploads when the VM is not of this machine's OS and arch.
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/arkerfs
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/arkerfs
+	@for arch in amd64 arm64; do \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o $(dir $(BIN))arkerfs-linux-$$arch ./cmd/arkerfs || exit 1; \
+	done
 
 ## test: everything CI runs: lint, cross-compilation, unit and real-mount
 ## tests, pjdfstest among them (as root; the source is ../shared/tools/pjdfstest);

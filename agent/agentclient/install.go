@@ -49,9 +49,11 @@ type Options struct {
 	StateDir string
 }
 
-// DefaultBinary is this executable when it runs on linux/arch, else an
-// "arkerfs-linux-ARCH" beside it (a release unpacked together).
-func DefaultBinary(arch string) (string, error) {
+// DefaultBinary is this executable when it runs on linux/arch, else a
+// build for linux/arch beside it: "arkerfs-VERSION-linux-ARCH" as a
+// release names it (version is this build's), or "arkerfs-linux-ARCH" as
+// make build names it.
+func DefaultBinary(version, arch string) (string, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return "", fmt.Errorf("locating this executable: %w", err)
@@ -59,11 +61,15 @@ func DefaultBinary(arch string) (string, error) {
 	if runtime.GOOS == "linux" && runtime.GOARCH == arch {
 		return exe, nil
 	}
-	p := filepath.Join(filepath.Dir(exe), "arkerfs-linux-"+arch)
-	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("no agent build for linux/%s (looked for %s)", arch, p)
+	var tried []string
+	for _, name := range []string{"arkerfs-" + version + "-linux-" + arch, "arkerfs-linux-" + arch} {
+		p := filepath.Join(filepath.Dir(exe), name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			return p, nil
+		}
+		tried = append(tried, p)
 	}
-	return p, nil
+	return "", fmt.Errorf("no agent build for linux/%s (looked for %s)", arch, strings.Join(tried, " and "))
 }
 
 // stateDir is the agent's directory below the VM user's home.
@@ -80,7 +86,7 @@ var safeVersion = regexp.MustCompile(`^[A-Za-z0-9._+-]{1,64}$`)
 // hostname. Any failure is returned; the mount then keeps to runs.
 func Install(ctx context.Context, c *transport.Client, o Options) (*Conn, error) {
 	if o.Binary == nil {
-		o.Binary = DefaultBinary
+		o.Binary = func(arch string) (string, error) { return DefaultBinary(o.Version, arch) }
 	}
 	if o.Listen == "" {
 		o.Listen = ":0"

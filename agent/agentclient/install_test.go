@@ -1,9 +1,46 @@
 package agentclient
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 )
+
+// DefaultBinary picks this executable for its own linux arch, else the
+// release's name for the other arch beside it, else make build's, and
+// names what it looked for when there is neither.
+func TestDefaultBinary(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runtime.GOOS == "linux" {
+		if p, err := DefaultBinary("v9", runtime.GOARCH); err != nil || p != exe {
+			t.Errorf("own arch: %q, %v; want %s", p, err, exe)
+		}
+	}
+	other := "arm64"
+	if runtime.GOOS == "linux" && runtime.GOARCH == "arm64" {
+		other = "amd64"
+	}
+	release := filepath.Join(filepath.Dir(exe), "arkerfs-v9-linux-"+other)
+	built := filepath.Join(filepath.Dir(exe), "arkerfs-linux-"+other)
+	if _, err := DefaultBinary("v9", other); err == nil || !strings.Contains(err.Error(), release) || !strings.Contains(err.Error(), built) {
+		t.Errorf("no build: %v, want both names", err)
+	}
+	for _, p := range []string{built, release} {
+		if err := os.WriteFile(p, []byte("agent"), 0o755); err != nil {
+			t.Skipf("cannot write beside the test binary: %v", err)
+		}
+		t.Cleanup(func() { os.Remove(p) })
+		if got, err := DefaultBinary("v9", other); err != nil || got != p {
+			t.Errorf("with %s: %q, %v", filepath.Base(p), got, err)
+		}
+	}
+}
 
 func TestPortHost(t *testing.T) {
 	cases := map[string]string{
