@@ -141,6 +141,18 @@ func (ms *mounts) read(p string) (*mount, os.FileInfo, error) {
 	return &mount{secret: sha256.Sum256([]byte(mf.Secret)), root: root}, fi, nil
 }
 
+// forget removes id's mount file (the mount ended): its secret opens
+// nothing from then on.
+func (ms *mounts) forget(id string) error {
+	ms.mu.Lock()
+	delete(ms.cache, id)
+	ms.mu.Unlock()
+	if err := os.Remove(filepath.Join(ms.dir, id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
 // inodeOf is fi's inode number, 0 where the system does not say.
 func inodeOf(fi os.FileInfo) int64 {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {

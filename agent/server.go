@@ -14,7 +14,8 @@ import (
 // handler serves the protocol (docs/AGENT.md): every request names a
 // mount and carries its secret; GET /v1/hello says who serves, POST
 // /v1/ops runs operations in order, GET /v1/events follows the changes
-// below the mount's root.
+// below the mount's root, POST /v1/read reads a byte range, POST /v1/bye
+// ends the mount.
 type handler struct {
 	version string
 	logf    func(string, ...any)
@@ -59,6 +60,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.read(w, r, m)
+	case proto.PathBye:
+		if !allow(w, r, http.MethodPost) {
+			return
+		}
+		if err := h.mounts.forget(id); err != nil {
+			h.logf("mount %s: removing its file: %v", id, err)
+			http.Error(w, "cannot remove the mount's file", http.StatusInternalServerError)
+			return
+		}
+		h.logf("mount %s ended", id)
+		w.WriteHeader(http.StatusNoContent)
 	default:
 		http.Error(w, "no such endpoint", http.StatusNotFound)
 	}

@@ -462,6 +462,29 @@ func TestServer(t *testing.T) {
 		}
 	})
 
+	t.Run("bye", func(t *testing.T) {
+		const byeID = "01HZX7Q3BYE"
+		writeMount(t, stateDir, byeID, secret, root, 0o600)
+		h := creds(byeID, secret)
+		if code, body := call(t, http.MethodGet, a.base+proto.PathBye, h, nil); code != 405 {
+			t.Errorf("GET bye: %d %s", code, body)
+		}
+		if code, body := call(t, http.MethodPost, a.base+proto.PathBye, h, nil); code != 204 {
+			t.Fatalf("bye: %d %s", code, body)
+		}
+		if _, err := os.Lstat(filepath.Join(stateDir, mountsDir, byeID)); !os.IsNotExist(err) {
+			t.Errorf("the mount's file after bye: %v", err)
+		}
+		for _, p := range []string{proto.PathHello, proto.PathBye} {
+			if code, _ := call(t, http.MethodGet, a.base+p, h, nil); code != 401 {
+				t.Errorf("%s after bye: %d, want 401", p, code)
+			}
+		}
+		if code, _ := call(t, http.MethodGet, hello, good, nil); code != 200 {
+			t.Errorf("another mount after bye: %d", code)
+		}
+	})
+
 	t.Run("mount file changes", func(t *testing.T) {
 		writeMount(t, stateDir, id, "a-longer-new-secret", root, 0o600)
 		if code, _ := call(t, http.MethodGet, hello, good, nil); code != 401 {

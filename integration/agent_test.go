@@ -256,3 +256,31 @@ func TestStatusShowsMetadataPath(t *testing.T) {
 		t.Fatalf("unmount: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestUnmountEndsAgentMount: a mount started with the arkerfs command
+// writes its file (id and secret) in the agent's directory on the VM, and
+// its unmount tells the agent, which removes it.
+func TestUnmountEndsAgentMount(t *testing.T) {
+	c := newCLIEnv(t)
+	if r := c.run(c.apiEnv(), "mount", "local", c.mnt); r.code != 0 {
+		t.Fatalf("mount: exit %d\nstdout: %s\nstderr: %s\nlog: %s", r.code, r.stdout, r.stderr, c.logs())
+	}
+	mounts := filepath.Join(c.vmHome, ".cache/arkerfs/agent/mounts")
+	files := func() []string {
+		names, _ := filepath.Glob(filepath.Join(mounts, "*"))
+		return names
+	}
+	eventuallyWhy(t, 60*time.Second, "status shows the agent", func() (bool, string) {
+		r := c.run(c.apiEnv(), "status", "local")
+		return strings.Contains(r.stdout, "metadata through the agent at "), r.stdout + "\nlog: " + c.logs()
+	})
+	if n := len(files()); n != 1 {
+		t.Fatalf("%d mount files on the VM with one mount: %v", n, files())
+	}
+	if r := c.run(nil, "unmount", c.mnt); r.code != 0 {
+		t.Fatalf("unmount: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	eventuallyWhy(t, 30*time.Second, "the mount's file is removed", func() (bool, string) {
+		return len(files()) == 0, fmt.Sprintf("%v\nlog: %s", files(), c.logs())
+	})
+}

@@ -80,6 +80,23 @@ func (c *Conn) Hello(ctx context.Context) (proto.Hello, error) {
 	return h, err
 }
 
+// Bye tells the agent the mount ended: it removes the mount's file, and
+// the mount's secret opens nothing from then on.
+func (c *Conn) Bye(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	resp, err := c.send(ctx, http.MethodPost, proto.PathBye, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	if resp.StatusCode != http.StatusNoContent {
+		return statusError(http.MethodPost, proto.PathBye, resp, b)
+	}
+	return nil
+}
+
 // Meta runs ops on the agent, in order, and returns their results as the
 // helper would give them.
 func (c *Conn) Meta(ctx context.Context, ops []transport.MetaOp) ([]transport.MetaResult, error) {

@@ -20,6 +20,7 @@ const (
 	PathOps    = "/v1/ops"    // POST Request → Response
 	PathEvents = "/v1/events" // GET ?after=SEQ&wait=SECONDS → Events
 	PathRead   = "/v1/read"   // POST ReadRequest → the bytes, or 409 ReadFailure
+	PathBye    = "/v1/bye"    // POST → 204: the mount ended; its file is removed
 )
 
 // Headers every request carries: the mount's id and its secret, as the

@@ -229,8 +229,9 @@ func serveMount(client *transport.Client, vm, mnt string, m *mountFlags, rootAtt
 		return s.fail(fmt.Errorf("mounting %s: %w", mnt, err))
 	}
 	s.mounted(vm, m.root, mnt)
+	agent := newMountAgent()
 	if m.agent {
-		go startAgent(client, fsys, m.root, m.api.timeout, s.log, s.lock)
+		go agent.start(client, fsys, m.root, m.api.timeout, s.log, s.lock)
 	}
 	go unmountOnSignal(server, mnt, s.notices())
 	server.Wait()
@@ -240,6 +241,7 @@ func serveMount(client *transport.Client, vm, mnt string, m *mountFlags, rootAtt
 	if err := fsys.Flush(flushCtx); err != nil {
 		s.log.Warn("last deferred changes (mkdir, chmod, times) not applied", "reason", err.Error())
 	}
+	agent.stop(client, s.log)
 	s.unmounted(mnt)
 	return 0
 }
