@@ -238,6 +238,11 @@ func ratioCell(r *row) string {
 	if c := ceilingText(r); c != "" {
 		s += "; " + c
 	}
+	if v, ok := r.Extra["loopback_s"].(float64); ok && v > 0 && r.WallSec > 0 {
+		s += fmt.Sprintf("; go-fuse loopback of local disk: %s (arkerfs at %.2f × its time)", secs(v), r.WallSec/v)
+	} else if e, ok := r.Extra["loopback_error"].(string); ok {
+		s += "; go-fuse loopback: not measured (" + mdEscape(oneLine(e)) + ")"
+	}
 	return s
 }
 

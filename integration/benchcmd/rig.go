@@ -120,8 +120,8 @@ func (r *rig) snapshot() counts {
 type mountOpts struct {
 	cacheMiB int // --cache-size; 0 = the binary's default
 	// agent mounts with --agent and waits until metadata goes through
-	// the agent; the rows that do not name the agent measure the run
-	// path.
+	// the agent; without it the mount has --agent=false: the rows that
+	// do not name the agent measure the run path.
 	agent bool
 }
 
@@ -137,13 +137,12 @@ func (r *rig) mount(ctx context.Context, o mountOpts) (*mount, error) {
 			return nil, fmt.Errorf("mount: %w", err)
 		}
 	}
+	r.reset()
 	args := []string{"mount", "--foreground", "--cache-dir", cacheDir}
 	if o.cacheMiB > 0 {
 		args = append(args, "--cache-size", fmt.Sprint(o.cacheMiB))
 	}
-	if o.agent {
-		args = append(args, "--agent")
-	}
+	args = append(args, fmt.Sprintf("--agent=%t", o.agent))
 	args = append(args, r.emuOpts.VMID, dir)
 	m, err := startMount(ctx, r.cfg.bin, args, dir, r.mountEnv(), filepath.Join(r.root, fmt.Sprintf("mount%02d.log", r.nMount)))
 	if m != nil {
@@ -156,9 +155,34 @@ func (r *rig) mount(ctx context.Context, o mountOpts) (*mount, error) {
 		if err := m.waitAgent(ctx); err != nil {
 			return nil, err
 		}
+		if err := r.waitFeed(ctx, m); err != nil {
+			return nil, err
+		}
 	}
 	r.reset()
 	return m, nil
+}
+
+// waitFeed waits until the mount's change feed is in its steady state:
+// the agent's hello, the feed's first request (answered at once) and its
+// long poll have reached the VM's ingress (counted since the mount
+// started). The long poll is then outstanding, and the rows count only
+// what their work makes.
+func (r *rig) waitFeed(ctx context.Context, m *mount) error {
+	ctx, cancel := context.WithTimeout(ctx, mountWait)
+	defer cancel()
+	tick := time.NewTicker(pollEvery)
+	defer tick.Stop()
+	for r.emu.Stats().Requests[emulator.EndpointIngress] < 3 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the mount's change feed did not start within %v: %s", mountWait, m.logTail())
+		case <-m.done:
+			return fmt.Errorf("arkerfs mount exited (%v): %s", m.err, m.logTail())
+		case <-tick.C:
+		}
+	}
+	return nil
 }
 
 // mountEnv is the environment of the mount process: ours with the

@@ -32,7 +32,8 @@ func deepTree(root string, depth, files int) error {
 // deepScan runs find and ls -lR over ScanFiles files in deepDirs leaf
 // directories at depths 4 and 8, each on a fresh mount, on the run path
 // (at most 10 requests, as the flat scan) and with the agent (at most 3
-// requests, and at most twice local disk plus 3 round trips).
+// requests, and at most twice local disk plus 3 round trips). The same
+// walk over go-fuse's loopback of local disk is the peer: the FUSE floor.
 func deepScan(ctx context.Context, r *rig, lat time.Duration) ([]*row, error) {
 	var rows []*row
 	script := `find "$1" >/dev/null && ls -lR "$1" >/dev/null`
@@ -45,6 +46,7 @@ func deepScan(ctx context.Context, r *rig, lat time.Duration) ([]*row, error) {
 		if err != nil {
 			return rows, err
 		}
+		loop, lerr := r.loopbackRun(ctx, dir, script)
 		for _, agent := range []bool{false, true} {
 			w := &row{ID: fmt.Sprintf("deep%d-runs", depth), Title: fmt.Sprintf("find + ls -lR, cold, depth %d, runs", depth),
 				Work: fmt.Sprintf("%d files in %d dirs %d levels down", r.sz.ScanFiles, deepDirs, depth)}
@@ -63,6 +65,11 @@ func deepScan(ctx context.Context, r *rig, lat time.Duration) ([]*row, error) {
 			}
 			w.setCounts(r.snapshot())
 			w.setTimes(d, local, 0)
+			if lerr != nil {
+				w.extra("loopback_error", lerr.Error())
+			} else {
+				w.extra("loopback_s", loop.Seconds())
+			}
 			if agent {
 				bound := 2*local + 3*2*lat
 				w.Checks = append(w.Checks,
