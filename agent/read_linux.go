@@ -18,7 +18,7 @@ import (
 // the version req expects both before and after the read (a file written
 // meanwhile is ESTALE, never bytes of two versions). The open does not
 // block on a fifo and does not make a terminal the agent's own.
-func readRange(req proto.ReadRequest) ([]byte, fileVersion, *proto.ReadFailure) {
+func readRange(req proto.ReadRequest) ([]byte, fileVersion, *proto.Failure) {
 	f, err := os.OpenFile(string(req.Path), os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
 	if err != nil {
 		return nil, fileVersion{}, failure(err)
@@ -76,18 +76,18 @@ func versionOf(f *os.File) (fileVersion, error) {
 }
 
 // check is ESTALE unless v is the version req expects.
-func (v fileVersion) check(req proto.ReadRequest) *proto.ReadFailure {
+func (v fileVersion) check(req proto.ReadRequest) *proto.Failure {
 	if v.Size != req.Size || req.MtimeNs != 0 && v.MtimeNs != req.MtimeNs {
 		return stale(v, "the file is not the version the client read")
 	}
 	return nil
 }
 
-func stale(v fileVersion, msg string) *proto.ReadFailure {
-	return &proto.ReadFailure{Errno: "ESTALE", Message: msg, Size: v.Size, MtimeNs: v.MtimeNs}
+func stale(v fileVersion, msg string) *proto.Failure {
+	return &proto.Failure{Errno: "ESTALE", Message: msg, Size: v.Size, MtimeNs: v.MtimeNs}
 }
 
 // failure is err as a read's failure, named as the helper names errnos.
-func failure(err error) *proto.ReadFailure {
-	return &proto.ReadFailure{Errno: errnoName(err), Message: errnoText(err)}
+func failure(err error) *proto.Failure {
+	return &proto.Failure{Errno: errnoName(err), Message: errnoText(err)}
 }

@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -60,6 +62,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.read(w, r, m)
+	case proto.PathWrite:
+		if !allow(w, r, http.MethodPost) {
+			return
+		}
+		h.write(w, r, m)
 	case proto.PathBye:
 		if !allow(w, r, http.MethodPost) {
 			return
@@ -99,7 +106,7 @@ func (h *handler) ops(w http.ResponseWriter, r *http.Request, m *mount) {
 
 // read answers POST /v1/read: a proto.ReadRequest (decodeBody) whose
 // offset, length and size are in range (else 400); 409 with a
-// proto.ReadFailure when the file cannot be read as asked, else 200 with
+// proto.Failure when the file cannot be read as asked, else 200 with
 // the bytes and the file's version in headers.
 func (h *handler) read(w http.ResponseWriter, r *http.Request, m *mount) {
 	var req proto.ReadRequest
@@ -111,7 +118,7 @@ func (h *handler) read(w http.ResponseWriter, r *http.Request, m *mount) {
 		return
 	}
 	if !within(m.root, string(req.Path)) {
-		writeFailure(w, proto.ReadFailure{Errno: "EACCES", Message: "outside the mount's root"})
+		writeFailure(w, proto.Failure{Errno: "EACCES", Message: "outside the mount's root"})
 		return
 	}
 	b, v, fail := readRange(req)
@@ -126,8 +133,70 @@ func (h *handler) read(w http.ResponseWriter, r *http.Request, m *mount) {
 	w.Write(b)
 }
 
+// maxWriteHead bounds the JSON line that heads a write.
+const maxWriteHead = 1 << 20
+
+// write answers POST /v1/write: a proto.WriteRequest on one line of at
+// most maxWriteHead bytes, no unknown fields, then exactly the spans'
+// bytes (a Content-Length that says otherwise is 400 before anything is
+// written); spans, sizes and path in range (else 400, or 409 EACCES for
+// a path outside the root); 409 with a proto.Failure when the file
+// cannot be changed as asked; else 200 with its attributes.
+func (h *handler) write(w http.ResponseWriter, r *http.Request, m *mount) {
+	body := bufio.NewReaderSize(http.MaxBytesReader(w, r.Body, maxWriteHead+proto.MaxWrite), maxWriteHead)
+	line, err := body.ReadSlice('\n')
+	if err != nil {
+		http.Error(w, "the body does not start with a request line", http.StatusBadRequest)
+		return
+	}
+	var req proto.WriteRequest
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil || dec.Decode(&struct{}{}) != io.EOF {
+		http.Error(w, "malformed request line", http.StatusBadRequest)
+		return
+	}
+	total, ok := spansTotal(req)
+	if !ok {
+		http.Error(w, "spans or sizes out of range", http.StatusBadRequest)
+		return
+	}
+	if r.ContentLength >= 0 && r.ContentLength != int64(len(line))+total {
+		http.Error(w, "the body's length is not the request line's and its spans'", http.StatusBadRequest)
+		return
+	}
+	if !within(m.root, string(req.Path)) {
+		writeFailure(w, proto.Failure{Errno: "EACCES", Message: "outside the mount's root"})
+		return
+	}
+	attr, fail := writeSpans(req, body)
+	if fail != nil {
+		writeFailure(w, *fail)
+		return
+	}
+	writeJSON(w, proto.WriteResult{Attr: attr})
+}
+
+// spansTotal checks a write's spans and sizes and returns its bytes.
+func spansTotal(req proto.WriteRequest) (int64, bool) {
+	const maxSize = 1 << 62
+	if len(req.Spans) > proto.MaxSpans ||
+		req.TruncateTo != nil && (*req.TruncateTo < 0 || *req.TruncateTo > maxSize) ||
+		req.Size != nil && (*req.Size < 0 || *req.Size > maxSize) {
+		return 0, false
+	}
+	var total int64
+	for _, sp := range req.Spans {
+		if sp[0] < 0 || sp[1] < 1 || sp[0] > maxSize || sp[1] > proto.MaxWrite-total {
+			return 0, false
+		}
+		total += sp[1]
+	}
+	return total, true
+}
+
 // writeFailure answers 409 with f.
-func writeFailure(w http.ResponseWriter, f proto.ReadFailure) {
+func writeFailure(w http.ResponseWriter, f proto.Failure) {
 	b, _ := json.Marshal(f) // a struct of strings and numbers always encodes
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusConflict)

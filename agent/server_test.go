@@ -422,7 +422,7 @@ func TestServer(t *testing.T) {
 			{"negative offset", proto.ReadRequest{Path: []byte(big), Offset: -1, Length: 1, Size: size}, 400, ""},
 		} {
 			code, body := read(c.req)
-			var f proto.ReadFailure
+			var f proto.Failure
 			if code != c.code || c.errno != "" && (json.Unmarshal(body, &f) != nil || f.Errno != c.errno) {
 				t.Errorf("%s: %d %s, want %d %s", c.name, code, body, c.code, c.errno)
 			}
@@ -459,6 +459,72 @@ func TestServer(t *testing.T) {
 			if code != c.code {
 				t.Errorf("body %.40q: %d %s, want %d", c.body, code, body, c.code)
 			}
+		}
+	})
+
+	t.Run("write", func(t *testing.T) {
+		build(t, root, [][2]string{{"w/fifo", "|"}, {"w/sub/", ""}})
+		p := root + "/w/file\n\xfe"
+		if err := os.WriteFile(p, []byte("0123456789abcdefghijklmnopqrstuvwxyz"), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		i64 := func(v int64) *int64 { return &v }
+		write := func(req proto.WriteRequest, data string) (int, []byte) {
+			head, _ := json.Marshal(req)
+			return call(t, http.MethodPost, a.base+proto.PathWrite, good, strings.NewReader(string(head)+"\n"+data))
+		}
+		code, body := write(proto.WriteRequest{Path: []byte(p), TruncateTo: i64(20), Spans: [][2]int64{{2, 3}, {24, 2}}, Size: i64(30)}, "ABCyz")
+		var res proto.WriteResult
+		if code != 200 || json.Unmarshal(body, &res) != nil {
+			t.Fatalf("write: %d %s", code, body)
+		}
+		want := "01ABC56789abcdefghij\x00\x00\x00\x00yz\x00\x00\x00\x00"
+		if got, err := os.ReadFile(p); err != nil || string(got) != want {
+			t.Errorf("after the write: %q %v, want %q", got, err, want)
+		}
+		if fi, _ := os.Stat(p); res.Attr.Size != 30 || res.Attr.Perm != 0o640 || res.Attr.MtimeNs != fi.ModTime().UnixNano() {
+			t.Errorf("answered %+v", res.Attr)
+		}
+		if code, body := write(proto.WriteRequest{Path: []byte(p), Spans: [][2]int64{{0, 1}}}, "Z"); code != 200 {
+			t.Errorf("a span alone: %d %s", code, body)
+		} else if got, _ := os.ReadFile(p); string(got) != "Z"+want[1:] {
+			t.Errorf("a span alone made %q", got)
+		}
+		for _, c := range []struct {
+			name  string
+			req   proto.WriteRequest
+			data  string
+			code  int
+			errno string
+		}{
+			{"missing", proto.WriteRequest{Path: []byte(root + "/w/none"), Spans: [][2]int64{{0, 1}}}, "x", 409, "ENOENT"},
+			{"directory", proto.WriteRequest{Path: []byte(root + "/w/sub"), Size: i64(0)}, "", 409, "EISDIR"},
+			{"fifo", proto.WriteRequest{Path: []byte(root + "/w/fifo"), Size: i64(0)}, "", 409, "EINVAL"},
+			{"outside", proto.WriteRequest{Path: []byte(root + "2/secret"), Size: i64(0)}, "", 409, "EACCES"},
+			{"short body", proto.WriteRequest{Path: []byte(p), Spans: [][2]int64{{0, 4}}}, "ab", 400, ""},
+			{"long body", proto.WriteRequest{Path: []byte(p), Spans: [][2]int64{{0, 1}}}, "abc", 400, ""},
+			{"empty span", proto.WriteRequest{Path: []byte(p), Spans: [][2]int64{{0, 0}}}, "", 400, ""},
+			{"negative offset", proto.WriteRequest{Path: []byte(p), Spans: [][2]int64{{-1, 1}}}, "a", 400, ""},
+			{"negative size", proto.WriteRequest{Path: []byte(p), Size: i64(-1)}, "", 400, ""},
+			{"too much", proto.WriteRequest{Path: []byte(p), Spans: [][2]int64{{0, proto.MaxWrite}, {0, 1}}}, "", 400, ""},
+		} {
+			code, body := write(c.req, c.data)
+			var f proto.Failure
+			if code != c.code || c.errno != "" && (json.Unmarshal(body, &f) != nil || f.Errno != c.errno) {
+				t.Errorf("%s: %d %s, want %d %s", c.name, code, body, c.code, c.errno)
+			}
+		}
+		if _, err := os.Lstat(root + "2/secret"); err != nil {
+			t.Errorf("the file outside the root: %v", err)
+		}
+		if b, _ := os.ReadFile(root + "2/secret"); string(b) != "s" {
+			t.Errorf("the file outside the root was changed: %q", b)
+		}
+		if got, _ := os.ReadFile(p); string(got) != "Z"+want[1:] {
+			t.Errorf("refused writes changed the file: %q", got)
+		}
+		if code, body := call(t, http.MethodPost, a.base+proto.PathWrite, good, strings.NewReader("no newline")); code != 400 {
+			t.Errorf("no request line: %d %s", code, body)
 		}
 	})
 

@@ -5,6 +5,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"io"
 
 	"github.com/arker-ai/arkerfs/agent/proto"
 	"github.com/arker-ai/arkerfs/transport/helper"
@@ -27,6 +28,11 @@ type fileVersion struct {
 }
 
 // readRange answers ENOSYS: the agent runs on Linux only.
-func readRange(proto.ReadRequest) ([]byte, fileVersion, *proto.ReadFailure) {
-	return nil, fileVersion{}, &proto.ReadFailure{Errno: "ENOSYS", Message: errLinuxOnly.Error()}
+func readRange(proto.ReadRequest) ([]byte, fileVersion, *proto.Failure) {
+	return nil, fileVersion{}, &proto.Failure{Errno: "ENOSYS", Message: errLinuxOnly.Error()}
+}
+
+// writeSpans answers ENOSYS: the agent runs on Linux only.
+func writeSpans(proto.WriteRequest, io.Reader) (helper.Attr, *proto.Failure) {
+	return helper.Attr{}, &proto.Failure{Errno: "ENOSYS", Message: errLinuxOnly.Error()}
 }

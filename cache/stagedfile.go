@@ -21,6 +21,9 @@ import (
 // Dirtiness: every change (WriteAt, Truncate, MarkDirty) bumps the
 // generation and makes the file dirty. An upload that began at generation
 // g calls MarkClean(g), which succeeds only if nothing changed since.
+//
+// Delta: what differs from the remote copy the file was staged from (or
+// last uploaded), so that an upload may send only that (Delta).
 type StagedFile struct {
 	s  *Staging
 	id string
@@ -37,6 +40,14 @@ type StagedFile struct {
 	vmPath   string
 	gen      uint64
 	dirty    bool
+	// changed and low are the delta against the remote copy: bytes
+	// written since, and the smallest size the file had since.
+	// INVARIANT: every byte in [low, size) outside changed is zero, and
+	// missing bytes lie below low; so the remote copy cut to low, then
+	// the changed bytes written over it, then cut or extended to size,
+	// is the file.
+	changed rangeSet
+	low     int64
 	removed  bool
 	// onChange, when set, hears of every change of content: bytes
 	// [off, end) differ from before. It runs with mu held.
@@ -104,6 +115,7 @@ func (f *StagedFile) WriteAt(p []byte, off int64) (int, error) {
 			f.filled.add(f.size, off)
 		}
 		f.filled.add(off, end)
+		f.changed.add(off, end)
 		changedFrom := min(off, f.size) // a gap before off now reads as zeros
 		f.size = max(f.size, end)
 		f.changedLocked()
@@ -133,6 +145,8 @@ func (f *StagedFile) Truncate(size int64) error {
 	}
 	if size < f.size {
 		f.filled.cut(size)
+		f.changed.cut(size)
+		f.low = min(f.low, size)
 	} else {
 		f.filled.add(f.size, size)
 	}
@@ -247,7 +261,28 @@ func (f *StagedFile) MarkClean(gen uint64) bool {
 		return false
 	}
 	f.dirty = false
+	f.changed = rangeSet{} // the remote copy is this content now
+	f.low = f.size
 	return true
+}
+
+// Delta says how the file differs from its remote copy: cut that copy to
+// low bytes, write changed (spans {offset, length}, in order) over it
+// with the file's bytes, and cut or extend it to size.
+func (f *StagedFile) Delta() (low, size int64, changed [][2]int64) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	for _, sp := range f.changed.spans {
+		changed = append(changed, [2]int64{sp[0], sp[1] - sp[0]})
+	}
+	return f.low, f.size, changed
+}
+
+// Complete reports whether no byte is missing.
+func (f *StagedFile) Complete() bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.filled.covers(0, f.size)
 }
 
 // Remove closes and deletes the file and its sidecar: after a successful

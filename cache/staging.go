@@ -86,7 +86,7 @@ func (s *Staging) create(vmPath string, size int64) (*StagedFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &StagedFile{s: s, id: id, vmPath: vmPath, size: size, complete: size == 0}
+	f := &StagedFile{s: s, id: id, vmPath: vmPath, size: size, low: size, complete: size == 0}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -314,5 +315,88 @@ func TestStagingCloseKeepsData(t *testing.T) {
 	left, err := s2.Leftovers()
 	if err != nil || len(left) != 1 || left[0].VMPath != "/home/user/kept" {
 		t.Fatalf("leftovers %+v, %v", left, err)
+	}
+}
+
+// applyDelta is what an upload of f's delta makes of remote: cut to low,
+// the changed spans written with f's bytes, cut or extended to size.
+func applyDelta(t *testing.T, f *StagedFile, remote []byte) []byte {
+	t.Helper()
+	low, size, changed := f.Delta()
+	out := append([]byte(nil), remote[:min(int64(len(remote)), low)]...)
+	for _, c := range changed {
+		buf := make([]byte, c[1])
+		if n, err := f.ReadAt(buf, c[0]); int64(n) != c[1] && err != nil {
+			t.Fatalf("reading the changed span %v: %v", c, err)
+		}
+		if end := c[0] + c[1]; int64(len(out)) < end {
+			out = append(out, make([]byte, end-int64(len(out)))...)
+		}
+		copy(out[c[0]:], buf)
+	}
+	if int64(len(out)) > size {
+		out = out[:size]
+	}
+	return append(out, make([]byte, size-int64(len(out)))...)
+}
+
+// The delta of a copy staged from a remote file, after random writes,
+// truncations and fills, rebuilds the file from the remote copy, with
+// the missing bytes never read; after MarkClean it is empty.
+func TestStagingDelta(t *testing.T) {
+	s := newTestStaging(t, t.TempDir())
+	rng := rand.New(rand.NewPCG(7, 11))
+	for round := range 200 {
+		remote := make([]byte, rng.IntN(5000))
+		for i := range remote {
+			remote[i] = byte(rng.IntN(255) + 1)
+		}
+		f, err := s.CreateFrom("/home/user/d", int64(len(remote)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		model := append([]byte(nil), remote...)
+		for range rng.IntN(12) {
+			switch rng.IntN(3) {
+			case 0:
+				off := rng.IntN(6000)
+				p := make([]byte, rng.IntN(700)+1)
+				for i := range p {
+					p[i] = byte(rng.IntN(256))
+				}
+				if _, err := f.WriteAt(p, int64(off)); err != nil {
+					t.Fatal(err)
+				}
+				if off+len(p) > len(model) {
+					model = append(model, make([]byte, off+len(p)-len(model))...)
+				}
+				copy(model[off:], p)
+			case 1:
+				size := rng.IntN(6000)
+				if err := f.Truncate(int64(size)); err != nil {
+					t.Fatal(err)
+				}
+				if size < len(model) {
+					model = model[:size]
+				} else {
+					model = append(model, make([]byte, size-len(model))...)
+				}
+			case 2:
+				if err := f.Fill(remote, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if got := applyDelta(t, f, remote); !bytes.Equal(got, model) {
+			t.Fatalf("round %d: the delta makes %d bytes that differ from the %d of the file", round, len(got), len(model))
+		}
+		f.Fill(remote, 0)
+		if !f.MarkClean(f.Generation()) {
+			t.Fatal("MarkClean failed")
+		}
+		if low, size, changed := f.Delta(); low != size || len(changed) != 0 || size != int64(len(model)) {
+			t.Fatalf("round %d: delta after MarkClean: %d %d %v", round, low, size, changed)
+		}
+		f.Remove()
 	}
 }

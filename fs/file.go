@@ -14,8 +14,9 @@ import (
 )
 
 // fileNode is a regular file. While it is being written its content lives
-// in a staged local copy (staged.go) that is uploaded whole on flush, fsync
-// and release; otherwise reads go through the block cache (handle.go).
+// in a staged local copy (staged.go) that is uploaded on flush, fsync and
+// release (whole, or only what changed where the VM side changes files in
+// place); otherwise reads go through the block cache (handle.go).
 //
 // Lock order: io before mu. io is held across network calls (filling the
 // staged copy, uploading it); mu never is.
@@ -35,6 +36,10 @@ type fileNode struct {
 	tmpfile      bool              // made by O_TMPFILE and given no name yet (unlinked too)
 	pendingTimes [2]helper.Time    // explicit times to set after the next upload
 	keptVersion  string            // content version the kernel page cache holds
+	// origin reads the VM version a staged copy that is not filled was
+	// made from (or last written in place), for its missing bytes; nil
+	// when filled or not staged. Replaced and closed with f.io held.
+	origin *fileHandle
 }
 
 var (
@@ -139,7 +144,7 @@ func (f *fileNode) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, of
 }
 
 func (f *fileNode) Write(ctx context.Context, fh gofs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
-	st, err := f.ensureStaged(ctx)
+	st, err := f.stageForWrite(ctx)
 	if err != nil {
 		return 0, f.fsys.errno(err)
 	}

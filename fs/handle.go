@@ -68,6 +68,17 @@ func (h *fileHandle) revalidate(ctx context.Context) (string, error) {
 	return ver, nil
 }
 
+// pinnedHandle is a handle of f that reads the VM version a names,
+// confirmed by its first read as an opened one is.
+func (f *fileNode) pinnedHandle(a transport.Attr) *fileHandle {
+	h := &fileHandle{f: f}
+	h.pin(nil, version(a.Size, a.MtimeNs), a.Size)
+	h.mu.Lock()
+	h.tentative, h.mtime = a.Size > 0, a.MtimeNs
+	h.mu.Unlock()
+	return h
+}
+
 // confirm checks a tentative version against the VM before anything is
 // read at off. With a server that reads ranges (the agent), the block
 // that holds off is read with the version checked where the file is: one
@@ -202,8 +213,7 @@ func (h *fileHandle) read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 		}
 		return pinnedResult{pn}, nil
 	}
-	st, err := f.ensureStaged(ctx)
-	if err != nil {
+	if err := f.fillRange(ctx, st, off, int64(len(dest))); err != nil {
 		return nil, err
 	}
 	n, err := st.ReadAt(dest, off)

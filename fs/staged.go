@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -45,9 +46,24 @@ func (f *fileNode) ensureStaged(ctx context.Context) (*cache.StagedFile, error) 
 // fillLocked makes the staged copy whole. LOCKS_REQUIRED(f.io)
 func (f *fileNode) fillLocked(ctx context.Context) (*cache.StagedFile, error) {
 	f.mu.Lock()
-	st, filled := f.staged, f.filled
+	st, filled, base := f.staged, f.filled, f.origin
 	f.mu.Unlock()
 	if st != nil && filled {
+		return st, nil
+	}
+	if st != nil {
+		// Staged without its VM bytes (stageFromVMLocked): fetch the rest
+		// from the version it was made from.
+		if base == nil {
+			return nil, fmt.Errorf("staging %q: bytes missing and no version to fetch them from", f.vmPath())
+		}
+		if err := fillMissing(ctx, base, st, 0, st.Size()); err != nil {
+			return nil, err
+		}
+		f.mu.Lock()
+		f.filled, f.origin = true, nil
+		f.mu.Unlock()
+		base.close()
 		return st, nil
 	}
 	p := f.vmPath()
@@ -59,59 +75,145 @@ func (f *fileNode) fillLocked(ctx context.Context) (*cache.StagedFile, error) {
 	if err := h.confirm(ctx, 0); err != nil {
 		return nil, err
 	}
-	if st == nil {
-		var err error
-		if st, err = f.fsys.staging.CreateFrom(p, h.size); err != nil {
-			return nil, fmt.Errorf("staging %q: %w", p, err)
-		}
+	st, err := f.fsys.staging.CreateFrom(p, h.size)
+	if err != nil {
+		return nil, fmt.Errorf("staging %q: %w", p, err)
 	}
-	if err := copyRemote(ctx, h, st); err != nil {
+	if err := fillMissing(ctx, h, st, 0, h.size); err != nil {
+		_ = st.Remove()
 		return nil, err
 	}
 	e, _ := f.fsys.meta.lookup(p)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.staged == nil {
-		f.attr = e.Attr
-	}
+	f.attr = e.Attr
 	f.staged, f.filled = st, true
 	return st, nil
 }
 
-// copyRemote fills the parts of st still missing with the remote content
-// h reads. Filling is not a change: an unchanged file is not uploaded.
-func copyRemote(ctx context.Context, h *fileHandle, st *cache.StagedFile) error {
-	buf := make([]byte, 4<<20)
-	for off := int64(0); off < h.size; {
-		n, err := h.remoteReadAt(ctx, buf, off)
-		if n > 0 {
-			if werr := st.Fill(buf[:n], off); werr != nil {
-				return fmt.Errorf("staging: %w", werr)
+// stageForWrite returns the staged copy writes land in: the one there is,
+// else a new one. Where the VM side changes files in place, the new copy
+// starts with none of the VM's bytes (an upload then sends only what
+// changed, and reads fetch the rest); else it is filled whole first, for
+// a whole upload.
+func (f *fileNode) stageForWrite(ctx context.Context) (*cache.StagedFile, error) {
+	f.mu.Lock()
+	st := f.staged
+	f.mu.Unlock()
+	if st != nil {
+		return st, nil
+	}
+	if !f.fsys.client.WritesInPlace() {
+		return f.ensureStaged(ctx)
+	}
+	f.io.Lock()
+	defer f.io.Unlock()
+	f.mu.Lock()
+	st = f.staged
+	f.mu.Unlock()
+	if st != nil {
+		return st, nil
+	}
+	return f.stageFromVMLocked(ctx)
+}
+
+// stageFromVMLocked stages the file's VM content without fetching any of
+// it: its bytes are missing until read (fillRange) or until the copy must
+// be whole (fillLocked), and come from the version the attributes name
+// then, which base keeps. LOCKS_REQUIRED(f.io)
+func (f *fileNode) stageFromVMLocked(ctx context.Context) (*cache.StagedFile, error) {
+	p := f.vmPath()
+	h := &fileHandle{f: f}
+	if _, err := h.revalidate(ctx); err != nil {
+		return nil, err
+	}
+	st, err := f.fsys.staging.CreateFrom(p, h.size)
+	if err != nil {
+		h.close()
+		return nil, fmt.Errorf("staging %q: %w", p, err)
+	}
+	e, _ := f.fsys.meta.lookup(p)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.attr = e.Attr
+	f.staged, f.filled, f.origin = st, h.size == 0, h
+	if f.filled {
+		f.origin = nil
+		h.close()
+	}
+	return st, nil
+}
+
+// fillRange makes [off, off+n) of the staged copy st real, fetching the
+// blocks that hold its missing bytes from the version it was made from.
+func (f *fileNode) fillRange(ctx context.Context, st *cache.StagedFile, off, n int64) error {
+	if len(st.Missing(off, n)) == 0 {
+		return nil
+	}
+	f.io.Lock()
+	defer f.io.Unlock()
+	f.mu.Lock()
+	base, cur := f.origin, f.staged
+	f.mu.Unlock()
+	if cur != st || base == nil {
+		return nil // filled or dropped meanwhile: the read sees what st holds
+	}
+	bs := int64(f.fsys.blocks.BlockSize())
+	start := off / bs * bs
+	return fillMissing(ctx, base, st, start, (off+n+bs-1)/bs*bs-start)
+}
+
+// fillMissing fetches the missing parts of [off, off+n) of st through h,
+// which must read the version st was staged from: bytes of another
+// version would tear the file. Filling is not a change: an unchanged
+// file is not uploaded.
+func fillMissing(ctx context.Context, h *fileHandle, st *cache.StagedFile, off, n int64) error {
+	h.mu.Lock()
+	want := h.ver
+	h.mu.Unlock()
+	var buf []byte
+	for _, g := range st.Missing(off, n) {
+		for o, end := g[0], g[0]+g[1]; o < end; {
+			if buf == nil {
+				buf = make([]byte, min(4<<20, end-o))
 			}
-			off += int64(n)
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return io.ErrUnexpectedEOF
+			k, err := h.remoteReadAt(ctx, buf[:min(int64(len(buf)), end-o)], o)
+			h.mu.Lock()
+			got := h.ver
+			h.mu.Unlock()
+			if got != want {
+				return &transport.Error{Code: transport.CodeStale, Op: "read", Path: st.VMPath(),
+					Message: "the file changed on the VM while it was being written here"}
+			}
+			if k > 0 {
+				if werr := st.Fill(buf[:k], o); werr != nil {
+					return fmt.Errorf("staging: %w", werr)
+				}
+				o += int64(k)
+			}
+			if err == io.EOF && o < end || err == nil && k == 0 {
+				return io.ErrUnexpectedEOF
+			}
+			if err != nil && err != io.EOF {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
 // truncateStaged sets the size of the staged copy, making one if needed.
-// Truncating to zero needs none of the VM's content.
+// Truncating to zero needs none of the VM's content, and neither does a
+// copy the VM side will change in place.
 func (f *fileNode) truncateStaged(ctx context.Context, size int64) error {
 	f.io.Lock()
 	defer f.io.Unlock()
 	f.mu.Lock()
 	st := f.staged
 	f.mu.Unlock()
-	if st == nil && size == 0 {
+	switch {
+	case st != nil:
+	case size == 0:
 		p := f.vmPath()
 		ns, err := f.fsys.staging.Create(p)
 		if err != nil {
@@ -122,7 +224,12 @@ func (f *fileNode) truncateStaged(ctx context.Context, size int64) error {
 		f.staged, f.filled, f.attr = ns, true, e.Attr
 		f.mu.Unlock()
 		st = ns
-	} else {
+	case f.fsys.client.WritesInPlace():
+		var err error
+		if st, err = f.stageFromVMLocked(ctx); err != nil {
+			return err
+		}
+	default:
 		var err error
 		if st, err = f.fillLocked(ctx); err != nil {
 			return err
@@ -166,6 +273,21 @@ func (f *fileNode) upload(ctx context.Context) error {
 	// interrupted, so that close reports what really happened.
 	ctx = context.WithoutCancel(ctx)
 	gen := st.Generation()
+	if !local {
+		if a, ok := f.writeInPlaceLocked(ctx, p, st); ok {
+			f.uploaded(p, st, gen, transport.UploadResult{Path: p, Size: a.Size, MtimeNs: a.MtimeNs, Ino: a.Ino, Attr: &a}, false, times)
+			f.rebaseLocked(st, a)
+			return nil
+		}
+	}
+	if !st.Complete() {
+		// Staged without all of the VM's bytes, and nothing on the VM
+		// changes it in place (any more): a whole upload needs them.
+		if _, err := f.fillLocked(ctx); err != nil {
+			f.fsys.logf("upload %q: fetching the rest of the file: %v (changes kept in local staging)", p, err)
+			return err
+		}
+	}
 	// A rewrite keeps the file's user xattrs (GNU tar sets them on an
 	// empty file before writing it; editors save over files that have
 	// them), as a write in place on a local disk would.
@@ -181,6 +303,67 @@ func (f *fileNode) upload(ctx context.Context) error {
 		f.fsys.logf("upload %q: %v (changes kept in local staging)", p, res.Err)
 		return res.Err
 	}
+	f.uploaded(p, st, gen, res, local, times)
+	return nil
+}
+
+// inPlaceMin is the smallest file whose changes go to the VM as the
+// changed bytes alone (writeInPlaceLocked); a smaller one is uploaded
+// whole, in one request, and replaced atomically.
+const inPlaceMin = 1 << 20
+
+// writeInPlaceLocked sends what changed in st since it was staged (or
+// last sent) to the VM side, which changes the file in place, when it can
+// and it is worth it: the copy lacks bytes of the VM's (a whole upload
+// would fetch them first), or the change is at most half of a file of
+// inPlaceMin bytes or more. It reports false when the caller is to upload
+// the whole file; a failure here is only logged, and the whole upload
+// says what the VM thinks. LOCKS_REQUIRED(f.io)
+func (f *fileNode) writeInPlaceLocked(ctx context.Context, p string, st *cache.StagedFile) (transport.Attr, bool) {
+	if !f.fsys.client.WritesInPlace() {
+		return transport.Attr{}, false
+	}
+	low, size, spans := st.Delta()
+	var changed int64
+	for _, sp := range spans {
+		changed += sp[1]
+	}
+	if st.Complete() && (low == 0 || size < inPlaceMin || changed > size/2) {
+		return transport.Attr{}, false
+	}
+	_ = st.SetVMPath(p)
+	f.fsys.echoes.uploaded(p)
+	a, err := f.fsys.client.WriteSpans(ctx, p, low, size, spans, st)
+	f.fsys.echoes.uploaded(p)
+	if err != nil {
+		if !errors.Is(err, transport.ErrNoRangeWriter) {
+			f.fsys.logf("write in place %q: %v; uploading the whole file", p, err)
+		}
+		return transport.Attr{}, false
+	}
+	return a, true
+}
+
+// rebaseLocked makes the missing bytes of st come from the VM version a
+// write in place made (attributes a): the VM's file is st's content now,
+// and the version st was made from is gone. LOCKS_REQUIRED(f.io)
+func (f *fileNode) rebaseLocked(st *cache.StagedFile, a transport.Attr) {
+	f.mu.Lock()
+	old := f.origin
+	if f.staged != st || old == nil {
+		f.mu.Unlock()
+		return
+	}
+	f.origin = f.pinnedHandle(a)
+	f.mu.Unlock()
+	old.close()
+}
+
+// uploaded records an upload of st, begun at generation gen, that the VM
+// answered with res: the copy is clean if nothing changed since, the
+// attributes and the block cache follow the VM's, and times set while
+// writing go to the VM after it.
+func (f *fileNode) uploaded(p string, st *cache.StagedFile, gen uint64, res transport.UploadResult, local bool, times [2]helper.Time) {
 	st.MarkClean(gen)
 	f.mu.Lock()
 	if old := f.attr.Ino; res.Ino != 0 && old != res.Ino && f.attr.Nlink <= 1 {
@@ -218,7 +401,6 @@ func (f *fileNode) upload(ctx context.Context) error {
 	}
 	f.fsys.blocks.DropOtherVersions(f.fileID, f.keptVersion)
 	f.cacheUploaded(st, gen, res.Size, f.keptVersion)
-	return nil
 }
 
 // cacheWholeMax is the largest uploaded file whose bytes go straight into
@@ -229,7 +411,7 @@ const cacheWholeMax = 1 << 20
 // under its new version, if the staged copy is still exactly what was
 // uploaded (generation gen: no write came since).
 func (f *fileNode) cacheUploaded(st *cache.StagedFile, gen uint64, size int64, ver string) {
-	if size > cacheWholeMax || st.Generation() != gen {
+	if size > cacheWholeMax || st.Generation() != gen || !st.Complete() {
 		return
 	}
 	buf := make([]byte, size)
@@ -264,11 +446,15 @@ func (f *fileNode) detach(ctx context.Context) (onVM bool, err error) {
 		}
 	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.unlinked = true
+	var base *fileHandle
 	if !open && f.staged != nil {
 		_ = f.staged.Remove()
-		f.staged, f.filled = nil, false
+		f.staged, f.filled, f.origin, base = nil, false, nil, f.origin
+	}
+	f.mu.Unlock()
+	if base != nil {
+		base.close()
 	}
 	return !local, nil
 }
@@ -301,9 +487,13 @@ func (f *fileNode) release(h *fileHandle) {
 	f.io.Lock()
 	defer f.io.Unlock()
 	f.mu.Lock()
-	defer f.mu.Unlock()
+	var base *fileHandle
 	if f.openers == 0 && f.staged != nil && (!f.staged.Dirty() || f.unlinked) {
 		_ = f.staged.Remove()
-		f.staged, f.filled = nil, false
+		f.staged, f.filled, f.origin, base = nil, false, nil, f.origin
+	}
+	f.mu.Unlock()
+	if base != nil {
+		base.close()
 	}
 }

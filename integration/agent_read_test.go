@@ -94,3 +94,113 @@ func writeSparse(t *testing.T, p string, size, off int64, data []byte) {
 		t.Fatal(err)
 	}
 }
+
+// TestAgentWritesInPlace changes 4 KiB in the middle of a large file
+// through a mount with the agent: close sends about the changed bytes,
+// fetches none, and the VM's file is changed in place (its inode, and so
+// its other hard links, keep it). Reads of other parts while it is being
+// written fetch them, a truncate needs no fetch, and with the agent
+// unreachable the file is uploaded whole, with the same content.
+func TestAgentWritesInPlace(t *testing.T) {
+	e := newEnv(t, withAgent())
+	const size = 64 << 20
+	model := make([]byte, size)
+	for i := range model {
+		model[i] = byte(i*31 + i>>12)
+	}
+	if err := os.WriteFile(e.vm("big"), model, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(e.vm("big"), e.vm("big.link")); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(e.vm("big"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(e.path("big")); err != nil {
+		t.Fatal(err)
+	}
+	checkVM := func(what string) {
+		t.Helper()
+		got, err := os.ReadFile(e.vm("big"))
+		if err != nil || !bytes.Equal(got, model) {
+			t.Fatalf("%s: the VM's file differs from what was written (%d bytes, %v)", what, len(got), err)
+		}
+	}
+
+	st := e.emu.Stats()
+	f, err := os.OpenFile(e.path("big"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	patch := bytes.Repeat([]byte("in place "), 456)[:4096]
+	const off = 40<<20 + 100
+	if _, err := f.WriteAt(patch, off); err != nil {
+		t.Fatal(err)
+	}
+	copy(model[off:], patch)
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	after := e.emu.Stats()
+	if in := after.BytesIn - st.BytesIn; in > 2<<20 {
+		t.Errorf("changing 4 KiB of 64 MiB sent %d bytes", in)
+	}
+	if out := after.BytesOut - st.BytesOut; out > 2<<20 {
+		t.Errorf("changing 4 KiB of 64 MiB fetched %d bytes", out)
+	}
+	for _, ep := range []string{emulator.EndpointSyncWrite, emulator.EndpointSyncStream, emulator.EndpointRunsCreate} {
+		if n := after.Requests[ep] - st.Requests[ep]; n != 0 {
+			t.Errorf("the change made %d %s requests; the agent should write it in place", n, ep)
+		}
+	}
+	checkVM("after a 4 KiB write")
+	if fi, err := os.Stat(e.vm("big")); err != nil || !os.SameFile(fi, before) {
+		t.Errorf("the file was replaced, not changed in place: %v", err)
+	}
+	if link, err := os.ReadFile(e.vm("big.link")); err != nil || !bytes.Equal(link[off:off+len(patch)], patch) {
+		t.Errorf("the other hard link does not show the change: %v", err)
+	}
+
+	// Read other parts while the copy is being written, then cut it.
+	f, err = os.OpenFile(e.path("big"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("X"), 10<<20); err != nil {
+		t.Fatal(err)
+	}
+	model[10<<20] = 'X'
+	got := make([]byte, 8192)
+	for _, at := range []int64{10<<20 - 4000, 30 << 20, off - 10, size - 8192} {
+		if _, err := f.ReadAt(got, at); err != nil || !bytes.Equal(got, model[at:at+8192]) {
+			t.Fatalf("read at %d while writing: %v", at, err)
+		}
+	}
+	if err := f.Truncate(50 << 20); err != nil {
+		t.Fatal(err)
+	}
+	model = model[:50<<20]
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkVM("after a write, reads and a truncate")
+	if b, err := os.ReadFile(e.path("big")); err != nil || !bytes.Equal(b, model) {
+		t.Fatalf("read back through the mount: %d bytes, %v", len(b), err)
+	}
+
+	e.emu.SetDenyIngress(true)
+	f, err = os.OpenFile(e.path("big"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("unreachable"), 20<<20); err != nil {
+		t.Fatal(err)
+	}
+	copy(model[20<<20:], "unreachable")
+	if err := f.Close(); err != nil {
+		t.Fatalf("close with the agent unreachable: %v", err)
+	}
+	checkVM("with the agent unreachable")
+}

@@ -158,23 +158,29 @@ func (c *Conn) call(ctx context.Context, method, path string, in, out any) error
 // in JSON when in is not nil. A connection that could not be made wraps
 // transport.ErrNotDelivered.
 func (c *Conn) send(ctx context.Context, method, path string, in any) (*http.Response, error) {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return nil, fmt.Errorf("agent: encoding the request: %w", err)
-		}
-		body = bytes.NewReader(b)
+	if in == nil {
+		return c.sendBody(ctx, method, path, nil, 0, "")
 	}
+	b, err := json.Marshal(in)
+	if err != nil {
+		return nil, fmt.Errorf("agent: encoding the request: %w", err)
+	}
+	return c.sendBody(ctx, method, path, bytes.NewReader(b), int64(len(b)), "application/json")
+}
+
+// sendBody makes one request with the credentials and body, of length
+// bytes and type ctype.
+func (c *Conn) sendBody(ctx context.Context, method, path string, body io.Reader, length int64, ctype string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
+	req.ContentLength = length
 	req.Header.Set("Authorization", "Bearer "+c.apiKey)
 	req.Header.Set(proto.HeaderMount, c.mount)
 	req.Header.Set(proto.HeaderSecret, c.secret)
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

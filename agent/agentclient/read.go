@@ -46,16 +46,21 @@ func (c *Conn) readOnce(ctx context.Context, req proto.ReadRequest, p []byte) (i
 		}
 		return n, nil
 	case http.StatusConflict:
-		var f proto.ReadFailure
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		if err := json.Unmarshal(b, &f); err != nil || f.Errno == "" {
-			return 0, fmt.Errorf("agent: undecodable failure of a read: %q", b)
-		}
-		return 0, &transport.Error{Code: transport.CodeForErrno(f.Errno), Op: "read", Path: string(req.Path), Message: f.Errno + ": " + f.Message}
+		return 0, failureOf(resp, "read", string(req.Path))
 	default:
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 		return 0, statusError(http.MethodPost, proto.PathRead, resp, b)
 	}
+}
+
+// failureOf is the *transport.Error of a 409 answer: the file's failure.
+func failureOf(resp *http.Response, op, path string) error {
+	var f proto.Failure
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err := json.Unmarshal(b, &f); err != nil || f.Errno == "" {
+		return fmt.Errorf("agent: undecodable failure of a %s: %q", op, b)
+	}
+	return &transport.Error{Code: transport.CodeForErrno(f.Errno), Op: op, Path: path, Message: f.Errno + ": " + f.Message}
 }
 
 // readBody reads a body into p, to its end: fewer bytes only when the

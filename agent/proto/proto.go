@@ -19,7 +19,8 @@ const (
 	PathHello  = "/v1/hello"  // GET → Hello
 	PathOps    = "/v1/ops"    // POST Request → Response
 	PathEvents = "/v1/events" // GET ?after=SEQ&wait=SECONDS → Events
-	PathRead   = "/v1/read"   // POST ReadRequest → the bytes, or 409 ReadFailure
+	PathRead   = "/v1/read"   // POST ReadRequest → the bytes, or 409 Failure
+	PathWrite  = "/v1/write"  // POST WriteRequest, a newline, the bytes → WriteResult, or 409 Failure
 	PathBye    = "/v1/bye"    // POST → 204: the mount ended; its file is removed
 )
 
@@ -42,7 +43,7 @@ const (
 // and the file's size and mtime in HeaderSize and HeaderMtime; a file
 // that is not of Size bytes (or, when MtimeNs is not 0, of that mtime)
 // before or after the read is answered 409 with ESTALE, and any other
-// failure of the file 409 with its errno, as a ReadFailure.
+// failure of the file 409 with its errno, as a Failure.
 type ReadRequest struct {
 	Path    []byte `json:"path"`
 	Offset  int64  `json:"offset"`
@@ -51,8 +52,32 @@ type ReadRequest struct {
 	MtimeNs int64  `json:"mtime_ns,omitempty"`
 }
 
-// ReadFailure is the body of a 409 answer to POST /v1/read.
-type ReadFailure struct {
+// WriteRequest heads the body of POST /v1/write: one JSON line, then the
+// bytes of every span of Spans, in order, nothing else. The agent changes
+// the existing regular file Path in place: it cuts it to TruncateTo when
+// set, writes the spans, cuts or extends it to Size when set, fsyncs it,
+// and answers its attributes. A file that is missing or not regular, or
+// any failure, is 409 with a Failure (the spans before it were written).
+type WriteRequest struct {
+	Path       []byte     `json:"path"`
+	TruncateTo *int64     `json:"truncate_to,omitempty"`
+	Spans      [][2]int64 `json:"spans,omitempty"` // {offset, length}, length ≥ 1; at most MaxSpans, MaxWrite bytes in all
+	Size       *int64     `json:"size,omitempty"`
+}
+
+// WriteResult answers a WriteRequest: the file's attributes after it.
+type WriteResult struct {
+	Attr helper.Attr `json:"attr"`
+}
+
+// Bounds of one write: its bytes, its spans.
+const (
+	MaxWrite = 64 << 20
+	MaxSpans = 4096
+)
+
+// Failure is the body of a 409 answer to POST /v1/read and /v1/write.
+type Failure struct {
 	Errno   string `json:"errno"`
 	Message string `json:"message,omitempty"`
 	Size    int64  `json:"size,omitempty"` // with ESTALE: the file's size now

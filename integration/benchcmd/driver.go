@@ -28,7 +28,7 @@ var (
 		{[]string{"scan"}, scan},
 		{[]string{"deep4-runs", "deep4-agent", "deep8-runs", "deep8-agent"}, deepScan},
 		{[]string{"vm-change"}, vmChange},
-		{[]string{"rand4k-runs", "rand4k-agent"}, randRead},
+		{[]string{"rand4k-runs", "rand4k-agent", "write4k-agent"}, randRead},
 		{[]string{"git-status-cold", "git-status-warm"}, gitStatus},
 		{[]string{"saves"}, saves},
 		{[]string{"untar"}, untar},

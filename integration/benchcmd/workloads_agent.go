@@ -149,7 +149,8 @@ const (
 // randRead reads 4 KiB at an offset in the middle of a cold 1 GiB file
 // (its attributes looked up first, as an open does), each on a fresh
 // mount: on the run path (a sync read and a ranged GET of its presigned
-// URL) and with the agent (target: 1 request, at most 1 MiB fetched).
+// URL) and with the agent (target: 1 request, at most 1 MiB fetched);
+// then changes 4 KiB there with the agent (writeInPlace).
 func randRead(ctx context.Context, r *rig, lat time.Duration) ([]*row, error) {
 	const off, n = 613<<20 + 40960, 4096
 	if err := r.fx.once(sparseName, func() error {
@@ -200,7 +201,43 @@ func randRead(ctx context.Context, r *rig, lat time.Duration) ([]*row, error) {
 			return rows, err
 		}
 	}
-	return rows, nil
+	w, err := writeInPlace(ctx, r, off)
+	return append(rows, w), err
+}
+
+// writeInPlace changes 4 KiB at off of the cold 1 GiB file through a fresh
+// mount with the agent and closes it (its attributes looked up first):
+// target at most 2 MiB sent.
+func writeInPlace(ctx context.Context, r *rig, off int64) (*row, error) {
+	const n = 4096
+	w := &row{ID: "write4k-agent", Title: "4 KiB changed in the middle of a 1 GiB file, closed, agent",
+		Work: fmt.Sprintf("pwrite of %d bytes at %d and close after a stat, fresh mount", n, off), Bytes: n}
+	m, err := r.mount(ctx, mountOpts{agent: true})
+	if err != nil {
+		return w, err
+	}
+	defer m.unmount()
+	if _, err := os.Stat(m.path(sparseName)); err != nil {
+		return w, err
+	}
+	r.reset()
+	start := time.Now()
+	f, err := os.OpenFile(m.path(sparseName), os.O_RDWR, 0)
+	if err != nil {
+		return w, err
+	}
+	if _, err := f.WriteAt(make([]byte, n), off); err != nil {
+		f.Close()
+		return w, err
+	}
+	if err := f.Close(); err != nil {
+		return w, err
+	}
+	d := time.Since(start)
+	w.setCounts(r.snapshot())
+	w.setTimes(d, 0, 0)
+	w.Checks = append(w.Checks, newCheck("sent", "bytes sent (MiB)", "<=", 2, float64(w.BytesIn)/(1<<20), "MiB"))
+	return w, m.unmount()
 }
 
 // readAt opens p, reads n bytes at off and closes it.
