@@ -48,7 +48,7 @@ type StagedFile struct {
 	// is the file.
 	changed rangeSet
 	low     int64
-	removed  bool
+	removed bool
 	// onChange, when set, hears of every change of content: bytes
 	// [off, end) differ from before. It runs with mu held.
 	onChange func(off, end int64)
