@@ -40,6 +40,7 @@ type StagedFile struct {
 	vmPath   string
 	gen      uint64
 	dirty    bool
+	removed  bool
 	// changed and low are the delta against the remote copy: bytes
 	// written since, and the smallest size the file had since.
 	// INVARIANT: every byte in [low, size) outside changed is zero, and
@@ -48,7 +49,6 @@ type StagedFile struct {
 	// is the file.
 	changed rangeSet
 	low     int64
-	removed bool
 	// onChange, when set, hears of every change of content: bytes
 	// [off, end) differ from before. It runs with mu held.
 	onChange func(off, end int64)
