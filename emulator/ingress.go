@@ -238,6 +238,7 @@ func (s *Server) serveIngress(w http.ResponseWriter, r *http.Request, port int, 
 		return
 	}
 	s.stats.count(EndpointIngress)
+	s.stats.countIngress(r.URL.Path)
 	if _, stop := s.applyFault(EndpointIngress, rw, r, fail); stop {
 		return
 	}

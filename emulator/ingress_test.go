@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -236,6 +237,9 @@ func TestIngressProxies(t *testing.T) {
 		st := e.s.Stats()
 		if st.Requests[EndpointIngress] != 2 || st.Requests[EndpointWhoami] != 0 {
 			t.Errorf("stats %v", st.Requests)
+		}
+		if want := map[string]int64{"/v1/whoami/x": 1, "/": 1}; !reflect.DeepEqual(st.Ingress, want) {
+			t.Errorf("ingress by path %v, want %v", st.Ingress, want)
 		}
 		// An unrelated Host is an API call.
 		resp, b = e.ingress("example.com", http.MethodGet, wire.PathWhoami, nil, nil)

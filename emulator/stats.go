@@ -35,6 +35,7 @@ var endpoints = []string{EndpointHealth, EndpointWhoami, EndpointVM, EndpointSyn
 // are not counted.
 type Stats struct {
 	Requests map[string]int64 `json:"requests"`  // by endpoint name
+	Ingress  map[string]int64 `json:"ingress"`   // ingress requests (counted in Requests too) by the guest's URL path
 	BytesIn  int64            `json:"bytes_in"`  // request body bytes read
 	BytesOut int64            `json:"bytes_out"` // response body bytes written
 }
@@ -44,9 +45,27 @@ type counters struct {
 	bytesIn  atomic.Int64
 	bytesOut atomic.Int64
 
-	mu       sync.Mutex // protects requests
+	mu       sync.Mutex // protects requests and ingress
 	requests map[string]int64
+	ingress  map[string]int64
 }
+
+// countIngress counts an ingress request for the guest's path, which
+// count(EndpointIngress) counts as well.
+func (c *counters) countIngress(path string) {
+	c.mu.Lock()
+	if c.ingress == nil {
+		c.ingress = make(map[string]int64)
+	}
+	if _, known := c.ingress[path]; known || len(c.ingress) < maxIngressPaths {
+		c.ingress[path]++
+	}
+	c.mu.Unlock()
+}
+
+// maxIngressPaths bounds the paths Stats.Ingress counts: a guest may be
+// asked for any number of them.
+const maxIngressPaths = 256
 
 func (c *counters) count(endpoint string) {
 	c.mu.Lock()
@@ -60,9 +79,12 @@ func (c *counters) count(endpoint string) {
 func (c *counters) snapshot() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	st := Stats{Requests: make(map[string]int64, len(c.requests))}
+	st := Stats{Requests: make(map[string]int64, len(c.requests)), Ingress: make(map[string]int64, len(c.ingress))}
 	for k, v := range c.requests {
 		st.Requests[k] = v
+	}
+	for k, v := range c.ingress {
+		st.Ingress[k] = v
 	}
 	st.BytesIn = c.bytesIn.Load()
 	st.BytesOut = c.bytesOut.Load()
@@ -71,7 +93,7 @@ func (c *counters) snapshot() Stats {
 
 func (c *counters) reset() {
 	c.mu.Lock()
-	c.requests = nil
+	c.requests, c.ingress = nil, nil
 	c.bytesIn.Store(0)
 	c.bytesOut.Store(0)
 	c.mu.Unlock()

@@ -7,19 +7,23 @@ import "context"
 // upload that arrives while none is in flight goes at once; uploads that
 // arrive meanwhile go together in the next round. Many files closed at the
 // same moment (an editor saving all, parallel writers) share round trips;
-// a lone one never waits.
+// a lone one never waits. A large upload goes on its own, at once: it
+// gains nothing from company, and the small ones behind it must not wait
+// for its bytes.
 type UploadBatcher struct {
+	c *Client
 	g *groupCommit[Upload, UploadResult]
 }
 
 const (
-	maxUploadRound  = 256  // uploads in one round (Upload packs them into requests)
-	maxUploadQueued = 4096 // uploads queued or in flight
+	maxUploadRound  = 256     // uploads in one round (Upload packs them into requests)
+	maxUploadQueued = 4096    // uploads queued or in flight
+	soloUpload      = 8 << 20 // bytes from which an upload goes on its own
 )
 
 // NewUploadBatcher batches c's uploads.
 func NewUploadBatcher(c *Client) *UploadBatcher {
-	return &UploadBatcher{g: newGroupCommit(maxUploadRound, maxUploadQueued, c.Upload)}
+	return &UploadBatcher{c: c, g: newGroupCommit(maxUploadRound, maxUploadQueued, c.Upload)}
 }
 
 // Do uploads u, possibly together with others, and returns its result
@@ -27,6 +31,9 @@ func NewUploadBatcher(c *Client) *UploadBatcher {
 // upload not yet sent is dropped, one under way finishes in its round.
 // Repeating an upload is harmless: it writes the same bytes again.
 func (b *UploadBatcher) Do(ctx context.Context, u Upload) UploadResult {
+	if u.Size >= soloUpload {
+		return b.c.Upload(ctx, []Upload{u})[0]
+	}
 	if r, ok := b.g.do(ctx, u); ok {
 		return r
 	}

@@ -368,3 +368,51 @@ func TestUploadBatcherGroups(t *testing.T) {
 		t.Errorf("%d write requests and %d runs for %d concurrent uploads", w, r, n)
 	}
 }
+
+// gatedReader serves data once open is closed; the first read says it
+// started.
+type gatedReader struct {
+	data    []byte
+	open    chan struct{}
+	started chan struct{}
+	once    sync.Once
+}
+
+func (g *gatedReader) ReadAt(p []byte, off int64) (int, error) {
+	g.once.Do(func() { close(g.started) })
+	<-g.open
+	return bytes.NewReader(g.data).ReadAt(p, off)
+}
+
+// A large upload goes on its own: a small one made while it is in flight
+// does not wait for its bytes.
+func TestUploadBatcherLargeGoesAlone(t *testing.T) {
+	e := newEmu(t, wire.LineageA)
+	c := e.client(t)
+	b := transport.NewUploadBatcher(c)
+	big := &gatedReader{data: bytes.Repeat([]byte("L"), 8<<20), open: make(chan struct{}), started: make(chan struct{})}
+	bigDone := make(chan transport.UploadResult, 1)
+	go func() {
+		bigDone <- b.Do(ctxT(t), transport.Upload{Path: vm("large"), Size: int64(len(big.data)), Source: big})
+	}()
+	select {
+	case <-big.started:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the large upload did not start")
+	}
+	if r := b.Do(ctxT(t), up(vm("small"), []byte("s"))); r.Err != nil {
+		t.Fatalf("small upload while a large one waits for its bytes: %v", r.Err)
+	}
+	close(big.open)
+	select {
+	case r := <-bigDone:
+		if r.Err != nil {
+			t.Fatalf("large upload: %v", r.Err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the large upload did not end")
+	}
+	if got := e.readLocal(t, vm("large")); !bytes.Equal(got, big.data) {
+		t.Errorf("the large file has %d bytes", len(got))
+	}
+}
