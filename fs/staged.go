@@ -295,6 +295,9 @@ func (f *fileNode) upload(ctx context.Context) error {
 	if local {
 		up.Mode = &perm
 	}
+	if low, _, spans := st.Delta(); low == 0 {
+		up.Spans = append([][2]int64{}, spans...) // the rest is zeros
+	}
 	_ = st.SetVMPath(p)
 	f.fsys.echoes.uploaded(p)
 	res := f.fsys.uploads.Do(ctx, up)

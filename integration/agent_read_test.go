@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -203,4 +204,68 @@ func TestAgentWritesInPlace(t *testing.T) {
 		t.Fatalf("close with the agent unreachable: %v", err)
 	}
 	checkVM("with the agent unreachable")
+}
+
+// TestAgentUploadsLargeFiles writes new large files through a mount with
+// the agent: they go through it whole and atomically (a temporary file,
+// then the install), their bytes unencoded, a sparse file's holes not at
+// all, and no sync write.
+func TestAgentUploadsLargeFiles(t *testing.T) {
+	e := newEnv(t, withAgent())
+	st := e.emu.Stats()
+	f, err := os.Create(e.path("sparse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("end"), 1<<30); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dense := make([]byte, 24<<20)
+	for i := range dense {
+		dense[i] = byte(i*7 + i>>16)
+	}
+	if err := os.WriteFile(e.path("dense"), dense, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	after := e.emu.Stats()
+	if in := after.BytesIn - st.BytesIn; in > int64(len(dense))+1<<20 {
+		t.Errorf("1 GiB sparse and 24 MiB dense sent %d bytes", in)
+	}
+	for _, ep := range []string{emulator.EndpointSyncWrite, emulator.EndpointSyncStream} {
+		if n := after.Requests[ep] - st.Requests[ep]; n != 0 {
+			t.Errorf("%d %s requests; the agent should carry large files", n, ep)
+		}
+	}
+	fi, err := os.Stat(e.vm("sparse"))
+	if err != nil || fi.Size() != 1<<30+3 {
+		t.Fatalf("sparse on the VM: %v %v", fi, err)
+	}
+	g, err := os.Open(e.vm("sparse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	tail := make([]byte, 3)
+	head := make([]byte, 4096)
+	if _, err := g.ReadAt(tail, 1<<30); err != nil || string(tail) != "end" {
+		t.Errorf("sparse end: %q %v", tail, err)
+	}
+	if _, err := g.ReadAt(head, 1<<29); err != nil || !bytes.Equal(head, make([]byte, 4096)) {
+		t.Errorf("sparse middle is not zeros: %v", err)
+	}
+	if got := e.vmRead("dense"); !bytes.Equal(got, dense) {
+		t.Errorf("dense on the VM: %d bytes differ", len(got))
+	}
+	if fi, err := os.Stat(e.vm("dense")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("dense mode: %v %v", fi, err)
+	}
+	ents, _ := os.ReadDir(e.vm(""))
+	for _, d := range ents {
+		if strings.HasPrefix(d.Name(), ".arkerfs-") {
+			t.Errorf("temporary file left on the VM: %s", d.Name())
+		}
+	}
 }

@@ -24,6 +24,11 @@ type Upload struct {
 	// KeepXattrs carries the user xattrs of the file replaced over to the
 	// new content (the upload puts a new file in its place).
 	KeepXattrs bool
+	// Spans, when not nil, are the only parts of Source that may hold
+	// other bytes than zeros ({offset, length}, in order): an upload
+	// through the agent sends them alone (a sparse file's holes do not
+	// travel). The sync API is sent every byte.
+	Spans [][2]int64
 }
 
 // UploadResult is the outcome of one Upload; Err is nil on success. Size,

@@ -9,7 +9,8 @@ import "context"
 // same moment (an editor saving all, parallel writers) share round trips;
 // a lone one never waits. A large upload goes on its own, at once: it
 // gains nothing from company, and the small ones behind it must not wait
-// for its bytes.
+// for its bytes; with a server that changes files in place (the agent),
+// it goes through that, its bytes unencoded.
 type UploadBatcher struct {
 	c *Client
 	g *groupCommit[Upload, UploadResult]
@@ -32,6 +33,9 @@ func NewUploadBatcher(c *Client) *UploadBatcher {
 // Repeating an upload is harmless: it writes the same bytes again.
 func (b *UploadBatcher) Do(ctx context.Context, u Upload) UploadResult {
 	if u.Size >= soloUpload {
+		if r, ok := b.c.uploadThroughServer(ctx, u); ok {
+			return r
+		}
 		return b.c.Upload(ctx, []Upload{u})[0]
 	}
 	if r, ok := b.g.do(ctx, u); ok {

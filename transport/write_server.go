@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"path"
+
+	"github.com/arker-ai/arkerfs/transport/helper"
 )
 
 // RangeWriter is a MetaServer that also changes files in place (the agent
@@ -54,4 +57,54 @@ func (c *Client) WritesInPlace() bool {
 	defer c.fast.mu.Unlock()
 	_, ok := c.fast.server.(RangeWriter)
 	return ok
+}
+
+// uploadThroughServer uploads u whole through a server that changes files
+// in place, as Upload does through the sync API: an exclusive new file
+// beside the target with a temporary name, the bytes written into it as
+// they are (u.Spans alone, when set), then the helper's install op over
+// the target. No byte is encoded, and the zeros of a sparse file do not
+// travel. ok is false when no such server is in use, or it failed before
+// anything was written (Upload then goes through the sync API); the
+// result's digest is not computed.
+func (c *Client) uploadThroughServer(ctx context.Context, u Upload) (res UploadResult, ok bool) {
+	if !c.WritesInPlace() || u.Size < 0 || u.Source == nil || u.Mode != nil && *u.Mode&^07777 != 0 {
+		return UploadResult{}, false
+	}
+	f := &upload{Upload: u, tmp: path.Join(utf8Dir(path.Dir(u.Path)), tempPrefix+newULID()+tempSuffix)}
+	install := installOp(f)
+	if helper.Validate(install) != nil {
+		return UploadResult{}, false // Upload says why
+	}
+	res.Path = u.Path
+	r, err := c.Meta(ctx, MetaOp{Kind: helper.OpCreate, Path: f.tmp, Mode: 0o600, Exclusive: true})
+	if err == nil {
+		err = r[0].Err
+	}
+	if err != nil {
+		return UploadResult{}, false
+	}
+	spans := u.Spans
+	if spans == nil && u.Size > 0 {
+		spans = [][2]int64{{0, u.Size}}
+	}
+	if _, err = c.WriteSpans(ctx, f.tmp, 0, u.Size, spans, u.Source); err == nil {
+		r, err = c.Meta(ctx, install)
+		if err == nil {
+			err = r[0].Err
+		}
+	}
+	if err != nil {
+		if _, uerr := c.Meta(context.WithoutCancel(ctx), MetaOp{Kind: helper.OpUnlink, Path: f.tmp}); uerr != nil {
+			c.debugf("upload %q: removing %q: %v", u.Path, f.tmp, uerr)
+		}
+		if errors.Is(err, ErrNoRangeWriter) {
+			return UploadResult{}, false
+		}
+		res.Err = err
+		return res, true
+	}
+	a := r[0].Attr
+	res.Size, res.MtimeNs, res.Ino, res.Attr = a.Size, a.MtimeNs, a.Ino, a
+	return res, true
 }
