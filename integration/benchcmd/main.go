@@ -109,7 +109,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fl.StringVar(&lat, "latency", "0,10ms", "comma-separated one-way emulator latencies")
 	fl.StringVar(&only, "only", "", "run only the workloads whose id matches this regexp (ids: "+strings.Join(allIDs(), ", ")+")")
 	fl.StringVar(&cfg.tmpParent, "tmp", "", "parent of the scratch directory (default $TMPDIR); it needs a few GiB")
-	fl.DurationVar(&cfg.timeout, "timeout", 14*time.Minute, "bound on the whole run")
+	fl.DurationVar(&cfg.timeout, "timeout", 30*time.Minute, "bound on the whole run")
 	fl.StringVar(&api, "api", string(wire.LineageB), "API lineage the emulator serves: b (raw uploads through /sync-stream) or a (JSON chunk writes only)")
 	fl.DurationVar(&cfg.runLatency, "run-latency", 5*time.Millisecond,
 		"the emulator's delay before each run's command starts: what a process start costs on a real VM")
