@@ -228,15 +228,7 @@ func TestStatusShowsMetadataPath(t *testing.T) {
 	if r := c.run(c.apiEnv(), "mount", "--agent", "local", c.mnt); r.code != 0 {
 		t.Fatalf("mount: exit %d\nstdout: %s\nstderr: %s\nlog: %s", r.code, r.stdout, r.stderr, c.logs())
 	}
-	line := func() string {
-		r := c.run(c.apiEnv(), "status", "local")
-		for _, l := range strings.Split(r.stdout, "\n") {
-			if strings.Contains(l, c.mnt+" (pid ") {
-				return l
-			}
-		}
-		return ""
-	}
+	line := c.statusLine
 	eventuallyWhy(t, 60*time.Second, "status shows the agent", func() (bool, string) {
 		l := line()
 		return strings.Contains(l, "metadata through the agent at "), l + "\nlog: " + c.logs()
@@ -271,8 +263,8 @@ func TestUnmountEndsAgentMount(t *testing.T) {
 		return names
 	}
 	eventuallyWhy(t, 60*time.Second, "status shows the agent", func() (bool, string) {
-		r := c.run(c.apiEnv(), "status", "local")
-		return strings.Contains(r.stdout, "metadata through the agent at "), r.stdout + "\nlog: " + c.logs()
+		l := c.statusLine()
+		return strings.Contains(l, "metadata through the agent at "), l + "\nlog: " + c.logs()
 	})
 	if n := len(files()); n != 1 {
 		t.Fatalf("%d mount files on the VM with one mount: %v", n, files())
@@ -283,4 +275,16 @@ func TestUnmountEndsAgentMount(t *testing.T) {
 	eventuallyWhy(t, 30*time.Second, "the mount's file is removed", func() (bool, string) {
 		return len(files()) == 0, fmt.Sprintf("%v\nlog: %s", files(), c.logs())
 	})
+}
+
+// statusLine is this mount's line in arkerfs status ("" when it has none):
+// as root, status lists the mounts of every test that runs meanwhile.
+func (c *cliEnv) statusLine() string {
+	r := c.run(c.apiEnv(), "status", "local")
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if strings.Contains(l, c.mnt+" (pid ") {
+			return l
+		}
+	}
+	return ""
 }

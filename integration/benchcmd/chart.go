@@ -108,7 +108,7 @@ func (rep *report) chartEntries() []chartEntry {
 }
 
 // hasTargets reports whether a row id is judged against a target.
-func hasTargets(id string) bool { return id != "saves" && id != "untar" }
+func hasTargets(id string) bool { return id != "saves" && id != "untar" && id != "rand4k-runs" }
 
 // writePNG draws the chart.
 func (rep *report) writePNG(w io.Writer) error {
