@@ -11,16 +11,18 @@ import (
 )
 
 // watchWait is how long one request for changes waits on the agent; it
-// stays below requestTimeout.
-const watchWait = 25
+// stays below requestTimeout, and bounds how long a client that gave the
+// agent up takes to see it answer again (Serve).
+const watchWait = 10
 
 // Watch follows the agent's change feed until ctx ends: changed hears the
 // paths that changed on the VM, lost that changes may have been missed
 // (the feed overflowed, or the agent could not be reached for a while,
-// or it restarted), after which everything must be revalidated. A failed
-// request is retried after a pause that grows to 10 s; the first success
-// after a failure counts as lost changes.
-func (c *Conn) Watch(ctx context.Context, changed func(paths []string), lost func()) {
+// or it restarted), after which everything must be revalidated; answered
+// hears every answer, after those. A failed request is retried after a
+// pause that grows to 10 s; the first success after a failure counts as
+// lost changes.
+func (c *Conn) Watch(ctx context.Context, changed func(paths []string), lost, answered func()) {
 	var seq uint64
 	started, failed := false, false
 	pause := time.Second
@@ -54,6 +56,7 @@ func (c *Conn) Watch(ctx context.Context, changed func(paths []string), lost fun
 			changed(paths)
 		}
 		seq, started, failed = ev.Seq, true, false
+		answered()
 	}
 }
 
@@ -65,13 +68,14 @@ type Changes interface {
 
 // Serve makes client answer metadata through conn and target follow
 // conn's change feed, until ctx ends. When the client gave the agent up
-// (it failed) and the feed reaches it again, the client takes it back;
-// logf hears both.
+// (it failed) and the feed reaches it again, the client takes it back,
+// whether or not the feed's own requests failed meanwhile (a long poll
+// may span the whole outage); logf hears both.
 func Serve(ctx context.Context, client *transport.Client, conn *Conn, target Changes, logf func(format string, args ...any)) {
 	client.UseMetaServer(conn, logf)
-	conn.Watch(ctx, target.VMChanged, func() {
-		target.VMChangedAll()
+	conn.Watch(ctx, target.VMChanged, target.VMChangedAll, func() {
 		if client.MetaServerInUse() == "" {
+			target.VMChangedAll() // what went through runs meanwhile may not be all the VM did
 			client.UseMetaServer(conn, logf)
 			logf("%s answers again: metadata goes through it", conn.Describe())
 		}
