@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/arker-ai/arkerfs/agent/proto"
@@ -19,10 +20,10 @@ const watchWait = 10
 // paths that changed on the VM, lost that changes may have been missed
 // (the feed overflowed, or the agent could not be reached for a while,
 // or it restarted), after which everything must be revalidated; answered
-// hears every answer, after those. A failed request is retried after a
-// pause that grows to 10 s; the first success after a failure counts as
-// lost changes.
-func (c *Conn) Watch(ctx context.Context, changed func(paths []string), lost, answered func()) {
+// hears every answer, after those, with the time its request was sent. A
+// failed request is retried after a pause that grows to 10 s; the first
+// success after a failure counts as lost changes.
+func (c *Conn) Watch(ctx context.Context, changed func(paths []string), lost func(), answered func(sent time.Time)) {
 	var seq uint64
 	started, failed := false, false
 	pause := time.Second
@@ -32,6 +33,7 @@ func (c *Conn) Watch(ctx context.Context, changed func(paths []string), lost, an
 			path += "?after=" + strconv.FormatUint(seq, 10) + "&wait=" + strconv.Itoa(watchWait)
 		}
 		var ev proto.Events
+		sent := time.Now()
 		if err := c.call(ctx, http.MethodGet, path, nil, &ev); err != nil {
 			failed = true
 			t := time.NewTimer(pause)
@@ -56,7 +58,7 @@ func (c *Conn) Watch(ctx context.Context, changed func(paths []string), lost, an
 			changed(paths)
 		}
 		seq, started, failed = ev.Seq, true, false
-		answered()
+		answered(sent)
 	}
 }
 
@@ -68,15 +70,26 @@ type Changes interface {
 
 // Serve makes client answer metadata through conn and target follow
 // conn's change feed, until ctx ends. When the client gave the agent up
-// (it failed) and the feed reaches it again, the client takes it back,
-// whether or not the feed's own requests failed meanwhile (a long poll
+// (it failed) and a feed request sent since is answered, the client takes
+// it back, whether or not a feed request failed meanwhile (a long poll
 // may span the whole outage); logf hears both.
 func Serve(ctx context.Context, client *transport.Client, conn *Conn, target Changes, logf func(format string, args ...any)) {
-	client.UseMetaServer(conn, logf)
-	conn.Watch(ctx, target.VMChanged, target.VMChangedAll, func() {
-		if client.MetaServerInUse() == "" {
+	var mu sync.Mutex // guards dropped
+	var dropped time.Time
+	onDrop := func(format string, args ...any) {
+		mu.Lock()
+		dropped = time.Now()
+		mu.Unlock()
+		logf(format, args...)
+	}
+	client.UseMetaServer(conn, onDrop)
+	conn.Watch(ctx, target.VMChanged, target.VMChangedAll, func(sent time.Time) {
+		mu.Lock()
+		since := sent.After(dropped)
+		mu.Unlock()
+		if since && client.MetaServerInUse() == "" {
 			target.VMChangedAll() // what went through runs meanwhile may not be all the VM did
-			client.UseMetaServer(conn, logf)
+			client.UseMetaServer(conn, onDrop)
 			logf("%s answers again: metadata goes through it", conn.Describe())
 		}
 	})
