@@ -41,46 +41,46 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unknown mount or wrong secret", http.StatusUnauthorized)
 		return
 	}
-	switch r.URL.Path {
-	case proto.PathHello:
-		if !allow(w, r, http.MethodGet) {
-			return
-		}
-		writeJSON(w, proto.Hello{Version: h.version, Protocol: proto.Version, Root: []byte(m.root)})
-	case proto.PathOps:
-		if !allow(w, r, http.MethodPost) {
-			return
-		}
-		h.ops(w, r, m)
-	case proto.PathEvents:
-		if !allow(w, r, http.MethodGet) {
-			return
-		}
-		h.events(w, r, m)
-	case proto.PathRead:
-		if !allow(w, r, http.MethodPost) {
-			return
-		}
-		h.read(w, r, m)
-	case proto.PathWrite:
-		if !allow(w, r, http.MethodPost) {
-			return
-		}
-		h.write(w, r, m)
-	case proto.PathBye:
-		if !allow(w, r, http.MethodPost) {
-			return
-		}
-		if err := h.mounts.forget(id); err != nil {
-			h.logf("mount %s: removing its file: %v", id, err)
-			http.Error(w, "cannot remove the mount's file", http.StatusInternalServerError)
-			return
-		}
-		h.logf("mount %s ended", id)
-		w.WriteHeader(http.StatusNoContent)
-	default:
+	rt, ok := routes[r.URL.Path]
+	if !ok {
 		http.Error(w, "no such endpoint", http.StatusNotFound)
+		return
 	}
+	if allow(w, r, rt.method) {
+		rt.serve(h, w, r, id, m)
+	}
+}
+
+// route is one endpoint: the method it takes and what answers it.
+type route struct {
+	method string
+	serve  func(h *handler, w http.ResponseWriter, r *http.Request, id string, m *mount)
+}
+
+// routes are the protocol's endpoints (docs/AGENT.md), by path.
+var routes = map[string]route{
+	proto.PathHello:  {http.MethodGet, (*handler).hello},
+	proto.PathOps:    {http.MethodPost, func(h *handler, w http.ResponseWriter, r *http.Request, _ string, m *mount) { h.ops(w, r, m) }},
+	proto.PathEvents: {http.MethodGet, func(h *handler, w http.ResponseWriter, r *http.Request, _ string, m *mount) { h.events(w, r, m) }},
+	proto.PathRead:   {http.MethodPost, func(h *handler, w http.ResponseWriter, r *http.Request, _ string, m *mount) { h.read(w, r, m) }},
+	proto.PathWrite:  {http.MethodPost, func(h *handler, w http.ResponseWriter, r *http.Request, _ string, m *mount) { h.write(w, r, m) }},
+	proto.PathBye:    {http.MethodPost, (*handler).bye},
+}
+
+// hello answers GET /v1/hello: who serves, and the mount's root.
+func (h *handler) hello(w http.ResponseWriter, _ *http.Request, _ string, m *mount) {
+	writeJSON(w, proto.Hello{Version: h.version, Protocol: proto.Version, Root: []byte(m.root)})
+}
+
+// bye answers POST /v1/bye: the mount ended; its file is removed (204).
+func (h *handler) bye(w http.ResponseWriter, _ *http.Request, id string, _ *mount) {
+	if err := h.mounts.forget(id); err != nil {
+		h.logf("mount %s: removing its file: %v", id, err)
+		http.Error(w, "cannot remove the mount's file", http.StatusInternalServerError)
+		return
+	}
+	h.logf("mount %s ended", id)
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // ops answers POST /v1/ops: a proto.Request (decodeBody) of at most
