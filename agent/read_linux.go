@@ -50,12 +50,6 @@ func readRange(req proto.ReadRequest) ([]byte, fileVersion, *proto.Failure) {
 	return buf, after, nil
 }
 
-// fileVersion is what tells one content of a file from another: its
-// size and mtime, as the agent's attributes give them.
-type fileVersion struct {
-	Size, MtimeNs int64
-}
-
 // versionOf is an open regular file's version; another kind of file is
 // EISDIR (a directory) or EINVAL, as a sync read refuses it.
 func versionOf(f *os.File) (fileVersion, error) {

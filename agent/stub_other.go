@@ -22,11 +22,6 @@ func Exec(op helper.Op) helper.Result {
 // Run returns an error: the agent runs on Linux only.
 func Run(ctx context.Context, o Options) error { return errLinuxOnly }
 
-// fileVersion is a file's size and mtime.
-type fileVersion struct {
-	Size, MtimeNs int64
-}
-
 // readRange answers ENOSYS: the agent runs on Linux only.
 func readRange(proto.ReadRequest) ([]byte, fileVersion, *proto.Failure) {
 	return nil, fileVersion{}, &proto.Failure{Errno: "ENOSYS", Message: errLinuxOnly.Error()}

@@ -246,10 +246,12 @@ func readAt(p string, off int64, n int) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
 	buf := make([]byte, n)
-	if _, err := f.ReadAt(buf, off); err != nil {
-		return fmt.Errorf("reading %s at %d: %w", p, off, err)
+	_, err = f.ReadAt(buf, off)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	} else {
+		err = fmt.Errorf("reading %s at %d: %w", p, off, err)
 	}
-	return f.Close()
+	return err
 }
