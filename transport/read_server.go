@@ -20,15 +20,18 @@ type RangeReader interface {
 }
 
 // rangeServer returns the server in use if it reads ranges.
-func (c *Client) rangeServer() (MetaServer, RangeReader) {
+func (c *Client) rangeServer() (MetaServer, RangeReader) { return serverAs[RangeReader](c) }
+
+// serverAs returns the MetaServer in use, and it as a T, if it is one.
+func serverAs[T any](c *Client) (MetaServer, T) {
 	c.fast.mu.Lock()
 	s := c.fast.server
 	c.fast.mu.Unlock()
-	rr, ok := s.(RangeReader)
+	t, ok := s.(T)
 	if !ok {
-		return nil, nil
+		return nil, t
 	}
-	return s, rr
+	return s, t
 }
 
 // OpenKnown returns an Object for the version of p the caller knows from

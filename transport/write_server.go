@@ -32,11 +32,8 @@ var ErrNoRangeWriter = errors.New("no server changes files in place")
 // change is not atomic: a reader on the VM may see part of it, as with a
 // write in place on the VM itself.
 func (c *Client) WriteSpans(ctx context.Context, p string, low, size int64, spans [][2]int64, src io.ReaderAt) (Attr, error) {
-	c.fast.mu.Lock()
-	s := c.fast.server
-	c.fast.mu.Unlock()
-	rw, ok := s.(RangeWriter)
-	if !ok {
+	s, rw := serverAs[RangeWriter](c)
+	if s == nil {
 		return Attr{}, ErrNoRangeWriter
 	}
 	a, err := rw.WriteSpans(ctx, p, low, size, spans, src)
@@ -53,10 +50,8 @@ func (c *Client) WriteSpans(ctx context.Context, p string, low, size int64, span
 // WritesInPlace reports whether a server that changes files in place is
 // in use.
 func (c *Client) WritesInPlace() bool {
-	c.fast.mu.Lock()
-	defer c.fast.mu.Unlock()
-	_, ok := c.fast.server.(RangeWriter)
-	return ok
+	s, _ := serverAs[RangeWriter](c)
+	return s != nil
 }
 
 // uploadThroughServer uploads u whole through a server that changes files
